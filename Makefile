@@ -1,0 +1,39 @@
+# kb: two commands on a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX ?= .kb-index
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run index test lint bench stress clean
+
+$(BIN)/kb: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(BIN)/kb
+
+setup: $(BIN)/kb
+
+index: setup
+	$(BIN)/kb index examples/articles --index $(INDEX)
+
+run: index
+	KB_ARTICLES_DIR=examples/articles $(BIN)/kb serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+lint: setup
+	$(BIN)/ruff check kb indexer web tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/perf.py
+
+stress: setup
+	$(BIN)/pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache

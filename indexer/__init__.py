@@ -1,0 +1,1 @@
+"""indexer: article HTML -> Article -> sections in the Whoosh index."""

@@ -1,0 +1,74 @@
+"""The single-writer lock of an index folder.
+
+An `flock` on `write.lock`: the kernel releases it when the holder dies, even by SIGKILL,
+so a crashed writer never leaves the index locked. Beside it, `write.lock.json` names the
+holder (pid, host, command, since) so the waiting writer can say who it waited for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import orjson
+
+from kb.errors import LockTimeout
+from kb.layout import LOCK
+
+
+class WriterLock:
+    """Hold the index's write lock for the duration of a `with` block."""
+
+    def __init__(self, index_dir: Path, timeout_s: float, purpose: str = "") -> None:
+        self.path = index_dir / LOCK
+        self.info_path = index_dir / (LOCK + ".json")
+        self.timeout_s = timeout_s
+        self.purpose = purpose or " ".join(sys.argv[:4])
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriterLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + max(0.0, self.timeout_s)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LockTimeout(self._held_message()) from None
+                time.sleep(0.05)
+        self._fd = fd
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.purpose,
+                "since": datetime.now(UTC).isoformat(timespec="seconds")}
+        try:
+            self.info_path.write_bytes(orjson.dumps(info))
+        except OSError:
+            pass  # the lock itself is what matters; the note is a courtesy
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.info_path.unlink(missing_ok=True)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def _held_message(self) -> str:
+        holder = "another process"
+        try:
+            info = orjson.loads(self.info_path.read_bytes())
+            holder = f"pid {info['pid']} on {info['host']} ({info['command']!r}, since {info['since']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return (f"the index is being written by {holder}; gave up after {self.timeout_s:g}s "
+                f"waiting for the lock {self.path}. Wait for it to finish or raise --lock-timeout.")

@@ -1,0 +1,117 @@
+"""The parse stage: sources -> Articles, on every core, each file under a time limit.
+
+Parsing runs in a pool of worker processes while the main process writes the index, so
+the two stages overlap on both cores. A file that is too big, is not HTML, has no article
+text or takes longer than the per-file limit becomes a `Failure`, never a crash.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from indexer.parse import parse_article
+from indexer.sources import Source
+from kb import text
+from kb.config import Settings
+from kb.errors import BadInput
+from kb.models import Article, Section
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A source turned into an article, with the words the spelling corrector may suggest."""
+
+    source: Source
+    digest: str
+    article: Article | None
+    reason: str | None
+    words: tuple[str, ...] = ()
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in this thread after `seconds` (main thread only; elsewhere a no-op)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TimeoutError
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def article_from_record(line: bytes, source: Source) -> Article:
+    """A BEIR-style JSONL record (`_id`, `title`, `text`, optional `url`, `categories`, `tags`) as an article."""
+    rec = orjson.loads(line)
+    meta = rec.get("metadata") if isinstance(rec.get("metadata"), dict) else {}
+    rid = str(rec["_id"])
+    title = " ".join(str(rec.get("title") or "").split())
+    body = str(rec.get("text") or "").strip()
+    if not title and not body:
+        raise BadInput("record has neither title nor text")
+    url = str(rec.get("url") or meta.get("url") or f"{source.path.resolve().as_uri()}#{rid}")
+
+    def strings(value: Any) -> tuple[str, ...]:
+        items = value if isinstance(value, list) else [value] if value else []
+        return tuple(dict.fromkeys(str(v).strip() for v in items if str(v).strip()))
+
+    section = Section(anchor="lead", heading=title or rid, breadcrumb=(), kind="lead",
+                      text=body or title, deep_link=url)
+    return Article(article_id=rid, title=title or rid, url=url, categories=strings(rec.get("categories")),
+                   tags=strings(rec.get("tags")), sections=(section,))
+
+
+def vocabulary(article: Article) -> tuple[str, ...]:
+    """Distinct alphabetic words of 4+ letters: the spelling corrector's candidates."""
+    found: set[str] = set()
+    for chunk in (article.title, *(s.heading + " " + s.text for s in article.sections)):
+        found.update(w for w in text.words(chunk) if len(w) >= 4 and w.isalpha())
+    return tuple(found)
+
+
+def parse_one(job: tuple[Source, bytes, str, Settings]) -> Parsed:
+    """Parse one source (runs in a worker process)."""
+    source, data, digest, settings = job
+    try:
+        with time_limit(settings.parse_timeout_s):
+            if source.record is not None:
+                article = article_from_record(data, source)
+            else:
+                article = parse_article(data, source=source.rel, fallback_url=source.path.resolve().as_uri(),
+                                        settings=settings)
+            return Parsed(source, digest, article, None, vocabulary(article))
+    except BadInput as e:
+        return Parsed(source, digest, None, str(e))
+    except TimeoutError:
+        return Parsed(source, digest, None, f"took longer than {settings.parse_timeout_s:g}s to parse")
+    except RecursionError:
+        return Parsed(source, digest, None, "HTML nested too deeply to parse")
+    except Exception as e:  # a parser bug must cost one file, not the run
+        return Parsed(source, digest, None, f"could not be parsed ({type(e).__name__}: {e})")
+
+
+def parse_all(jobs: Sequence[tuple[Source, bytes, str, Settings]], workers: int) -> Iterator[Parsed]:
+    """Parse jobs in order, in a process pool when there are enough to be worth it."""
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(jobs) < 16 or threading.current_thread() is not threading.main_thread():
+        yield from map(parse_one, jobs)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        yield from pool.imap(parse_one, jobs, chunksize=8)

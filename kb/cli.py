@@ -1,0 +1,205 @@
+"""The `kb` command: a thin click group, one library call per command.
+
+This is the edge where settings are built (options over `KB_*` environment over the config
+file) and where the stages meet: `index` and `inspect` call the indexer, `serve` the web app.
+Those imports happen inside the commands, so the core (`kb.search` & co.) never imports them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from kb.config import Settings
+from kb.errors import KbError
+
+EXIT_SOME_FAILED = 1
+
+
+def _settings(ctx: click.Context, **changes: Any) -> Settings:
+    base: Settings = ctx.obj
+    return base.with_(**changes)
+
+
+def _dump(data: Any) -> None:
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), envvar="KB_CONFIG",
+              help="TOML config file (extra removal selectors, synonyms, limits).")
+@click.version_option(package_name="kb")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None) -> None:
+    """kb: a searchable knowledge base for article sites."""
+    env = dict(os.environ)
+    if config is not None:
+        env["KB_CONFIG"] = str(config)
+    try:
+        ctx.obj = Settings.from_env(env)
+    except KbError as e:
+        raise click.UsageError(str(e)) from e
+
+
+index_option = click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+                            help="Index folder (default: KB_INDEX_DIR or .kb-index).")
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_option
+@click.option("--full", is_flag=True, help="Rebuild from scratch into a new generation, then swap.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--lock-timeout", type=float, help="Seconds to wait for another writer (default 10).")
+@click.pass_context
+def index_cmd(ctx: click.Context, paths: tuple[Path, ...], index_dir: Path | None, full: bool,
+              as_json: bool, lock_timeout: float | None) -> None:
+    """Index HTML files and folders (and BEIR-style .jsonl files), incrementally by content hash."""
+    from indexer.build import index_paths
+
+    settings = _settings(ctx, index_dir=index_dir, lock_timeout_s=lock_timeout)
+    try:
+        summary = index_paths(list(paths), settings, full=full, progress=not as_json and sys.stderr.isatty())
+    except KbError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        _dump(summary.to_dict())
+    else:
+        for f in summary.failed:
+            click.echo(f"skipped {f.path}: {f.reason}", err=True)
+        click.echo(summary.line())
+    if summary.failed:
+        ctx.exit(EXIT_SOME_FAILED)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the Article as JSON.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder the file will be indexed under (its id falls back to the path below it).")
+@click.pass_context
+def inspect(ctx: click.Context, file: Path, as_json: bool, root: Path | None) -> None:
+    """Show how one page is read: the Article exactly as it will be indexed."""
+    from indexer.parse import parse_article
+
+    settings = _settings(ctx)
+    rel = file.resolve().relative_to(root.resolve()).as_posix() if root else file.name
+    try:
+        article = parse_article(file.read_bytes(), source=rel, fallback_url=file.resolve().as_uri(),
+                                settings=settings)
+    except KbError as e:
+        raise click.ClickException(f"{file}: {e}") from e
+    if as_json:
+        _dump(article.to_dict())
+        return
+    click.secho(article.title, bold=True)
+    click.echo(f"id {article.article_id}  url {article.url}")
+    click.echo(f"categories {', '.join(article.categories) or '-'}  tags {', '.join(article.tags) or '-'}")
+    click.echo(f"published {article.published or '-'}  modified {article.modified or '-'}")
+    for s in article.sections:
+        click.echo(f"\n[{s.kind}] {' › '.join(s.breadcrumb) or s.heading}  ({s.deep_link})")
+        click.echo("  " + s.text[:300].replace("\n", "\n  ") + ("…" if len(s.text) > 300 else ""))
+    for r in article.related:
+        click.echo(f"\nsee also: {r.title} <{r.url}>")
+
+
+@cli.command()
+@click.argument("query")
+@index_option
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--category", multiple=True, help="Only this category (repeatable).")
+@click.option("--tag", multiple=True, help="Only this tag (repeatable).")
+@click.option("--kind", multiple=True, type=click.Choice(["lead", "section", "faq"]))
+@click.option("--group", is_flag=True, help="Group sections by article.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON shape of the HTTP API.")
+@click.pass_context
+def search(ctx: click.Context, query: str, index_dir: Path | None, limit: int, page: int,
+           category: tuple[str, ...], tag: tuple[str, ...], kind: tuple[str, ...], group: bool,
+           as_json: bool) -> None:
+    """Search the knowledge base."""
+    from kb.search import KnowledgeBase
+
+    try:
+        kb = KnowledgeBase.open(settings=_settings(ctx, index_dir=index_dir))
+        result = kb.search(query, page=page, per_page=limit, categories=category, tags=tag, kinds=kind,
+                           group="article" if group else None)
+    except KbError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        _dump(result.to_dict())
+        return
+    if result.corrected_query:
+        click.echo(f"Showing results for: {result.corrected_query}")
+    if result.expanded_terms:
+        click.echo("Also searching: " + ", ".join(f"{e.term} (for {e.source})" for e in result.expanded_terms))
+    click.echo(f"{result.total} sections match ({result.took_ms:.1f} ms)")
+    for n, h in enumerate(result.hits, (page - 1) * limit + 1):
+        click.secho(f"\n{n}. {h.title} › {' › '.join(h.breadcrumb) or h.heading}", bold=True)
+        click.echo("   " + "".join(click.style(s.text, fg="yellow", bold=True) if s.match else s.text
+                                   for s in h.snippet))
+        click.echo(f"   {h.deep_link}")
+
+
+@cli.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="test", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Reuse this index folder instead of a temporary one (indexed incrementally).")
+@click.pass_context
+def eval_cmd(ctx: click.Context, dataset: Path, split: str, as_json: bool, index_dir: Path | None) -> None:
+    """Measure search quality on a BEIR-format set: nDCG@10, Recall@100, MRR@10."""
+    from indexer.build import index_paths
+    from kb.evaluation import evaluate, load_dataset
+    from kb.search import KnowledgeBase
+
+    try:
+        queries, qrels = load_dataset(dataset, split)
+        with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
+            settings = _settings(ctx, index_dir=index_dir or Path(tmp) / "index")
+            summary = index_paths([dataset / "corpus.jsonl"], settings)
+            if not as_json:
+                click.echo(f"indexed {dataset / 'corpus.jsonl'}: {summary.line()}", err=True)
+            report = evaluate(KnowledgeBase.open(settings=settings), queries, qrels)
+    except KbError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        _dump(report)
+    else:
+        click.echo(f"{dataset.name} {split}: nDCG@10 {report['ndcg@10']:.4f}  Recall@100 "
+                   f"{report['recall@100']:.4f}  MRR@10 {report['mrr@10']:.4f}  queries {report['queries']}  "
+                   f"zero-result queries {report['zero_result_queries']}")
+
+
+@cli.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Worker threads of the WSGI server.")
+@click.pass_context
+def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int, workers: int) -> None:
+    """Serve the web UI and the JSON API on waitress (a production WSGI server)."""
+    import waitress
+
+    from web import create_app
+
+    settings = _settings(ctx, index_dir=index_dir)
+    try:
+        app = create_app(settings)
+    except KbError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"kb: serving {settings.index_dir} on http://{host}:{port}/ ({workers} threads)")
+    waitress.serve(app, host=host, port=port, threads=workers, ident="kb")
+
+
+def main() -> None:
+    """Entry point of the `kb` console script."""
+    cli(prog_name="kb")

@@ -1,0 +1,27 @@
+"""The few errors kb raises on purpose; each says when it is raised and what to do."""
+
+from __future__ import annotations
+
+
+class KbError(Exception):
+    """Base of every error kb raises deliberately; its message is meant for a person."""
+
+
+class ConfigError(KbError):
+    """A setting or the config file is invalid (bad TOML, unknown key, wrong type)."""
+
+
+class IndexMissing(KbError):
+    """No index exists at the given folder yet: run `kb index` first."""
+
+
+class LockTimeout(KbError):
+    """Another writer holds the index lock and did not release it in time."""
+
+
+class ArticleNotFound(KbError):
+    """No article with that id is in the index."""
+
+
+class BadInput(KbError):
+    """A file or upload cannot be indexed: empty, binary, oversized, or no article text."""

@@ -1,0 +1,97 @@
+"""The on-disk layout of an index folder, shared by the writer and the readers.
+
+    INDEX_DIR/
+      CURRENT            name of the live generation, replaced atomically (os.replace)
+      gen-<n>/           one Whoosh index per generation, plus its manifest.json and vocab.json
+      write.lock         held (flock) by the single writer; write.lock.json says who holds it
+
+A full rebuild writes `gen-<n+1>` beside the live one and then swaps CURRENT, so open
+searchers keep answering from the old generation and a crash leaves the old one live.
+Incremental updates commit into the live generation; Whoosh commits are atomic themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+CURRENT = "CURRENT"
+LOCK = "write.lock"
+MANIFEST = "manifest.json"
+VOCAB = "vocab.json"
+_GEN_RE = re.compile(r"^gen-(\d+)$")
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation's folder, or None when nothing was ever committed."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not _GEN_RE.match(name):
+        return None
+    path = index_dir / name
+    return path if path.is_dir() else None
+
+
+def generations(index_dir: Path) -> list[Path]:
+    """All generation folders, oldest first."""
+    if not index_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in index_dir.iterdir() if (m := _GEN_RE.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def next_generation(index_dir: Path) -> Path:
+    """A new, empty generation folder numbered after every existing one."""
+    existing = generations(index_dir)
+    n = int(_GEN_RE.match(existing[-1].name).group(1)) + 1 if existing else 1  # type: ignore[union-attr]
+    path = index_dir / f"gen-{n:06d}"
+    path.mkdir(parents=True)
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so readers see the old content or the new, never a torn one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def switch_to(index_dir: Path, generation: Path) -> None:
+    """Make `generation` the live one, atomically."""
+    write_atomic(index_dir / CURRENT, generation.name.encode() + b"\n")
+    try:  # make the rename durable too
+        fd = os.open(index_dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def read_json(path: Path, default: Any) -> Any:
+    """A JSON file's content, or `default` when it is missing or unreadable."""
+    try:
+        return orjson.loads(path.read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return default
+
+
+def generation_token(index_dir: Path) -> tuple[str, int] | None:
+    """A cheap fingerprint that changes whenever a commit or a swap lands (two stat calls)."""
+    gen = current_generation(index_dir)
+    if gen is None:
+        return None
+    try:
+        return gen.name, gen.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,27 @@
+"""Ranking parameters: BM25F constants, field weights, synonym and feedback weights.
+
+Chosen on NFCorpus train/dev (see benchmarks/README.md and `kb eval`), never on test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The knobs of relevance; the defaults are the tuned values."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    title_b: float = 0.5
+    heading_b: float = 0.5
+    title_weight: float = 1.5
+    heading_weight: float = 1.5
+    body_weight: float = 1.0
+    synonym_weight: float = 0.6  # a synonym-only match scores at most this share of an exact one
+    phrase_weight: float = 0.5  # bonus for the query's words adjacent in a heading or the body
+    exact_bonus: bool = True  # an exact title or heading match ranks first
+    prf_docs: int = 0  # pseudo-relevance feedback: how many top sections to learn from (0: off)
+    prf_terms: int = 10
+    prf_weight: float = 0.3

@@ -1,0 +1,441 @@
+"""The search facade: open once, then search(), article(), related(), suggest().
+
+`KnowledgeBase.open(index_dir)` is shared by every thread of a process. Each call takes a
+pooled Whoosh searcher of the live generation; when a commit or a generation swap lands
+(two stat calls tell), the next call opens the new one, so no caller ever reopens by hand.
+Whoosh objects never leave this module: every result is a `kb.models` dataclass.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh import query as Q
+from whoosh.scoring import BM25F
+from whoosh.searching import Searcher
+
+from kb import layout, snippets, text
+from kb.config import Settings
+from kb.errors import ArticleNotFound, IndexMissing
+from kb.facets import DocTable
+from kb.models import (
+    Article,
+    Expansion,
+    Facets,
+    Group,
+    Hit,
+    RelatedArticle,
+    RelatedLink,
+    SearchPage,
+    Suggestion,
+)
+from kb.query import ParsedQuery, parse
+from kb.ranking import Ranking
+from kb.schema import facet_key, section_from_stored
+from kb.spelling import Corrector
+from kb.suggest import SuggestList
+from kb.synonyms import Synonyms, load
+
+TEXT_FIELDS = ("title", "heading", "body")
+GROUP_HITS = 3
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A query made ready for the engine: the Whoosh query plus what the reader is told."""
+
+    query: Q.Query | None
+    filter: Q.Query | None
+    stems: frozenset[str]  # what snippets mark
+    corrected: str | None
+    expansions: tuple[Expansion, ...]
+    key: str  # the normalised words, for exact-heading matches
+
+
+class _Snapshot:
+    """One committed state of the index, with its searcher pool and lazily built tables."""
+
+    def __init__(self, path: Path, token: tuple[str, int], weighting: BM25F) -> None:
+        self.path = path
+        self.token = token
+        self.ix = whoosh_index.open_dir(str(path))
+        self.weighting = weighting
+        self._pool: list[Searcher] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._docs: DocTable | None = None
+        self._corrector: Corrector | None = None
+        self._suggest: SuggestList | None = None
+
+    @contextmanager
+    def searcher(self) -> Iterator[Searcher]:
+        with self._lock:
+            s = self._pool.pop() if self._pool else None
+        if s is None:
+            s = self.ix.searcher(weighting=self.weighting)
+        try:
+            yield s
+        finally:
+            with self._lock:
+                if self._closed:
+                    s.close()
+                else:
+                    self._pool.append(s)
+
+    def docs(self, s: Searcher) -> DocTable:
+        if self._docs is None:
+            self._docs = _doc_table(s)
+        return self._docs
+
+    def corrector(self, synonyms: Synonyms) -> Corrector:
+        if self._corrector is None:
+            self._corrector = Corrector(layout.read_json(self.path / layout.VOCAB, {}), synonyms.names())
+        return self._corrector
+
+    def suggestions(self, s: Searcher, synonyms: Synonyms) -> SuggestList:
+        if self._suggest is None:
+            self._suggest = SuggestList.build(s.reader().iter_docs(), synonyms.names())
+        return self._suggest
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, []
+        for s in pool:
+            s.close()
+
+
+class KnowledgeBase:
+    """The knowledge base: thread-safe, opened once per process."""
+
+    def __init__(self, settings: Settings, ranking: Ranking | None = None) -> None:
+        self.settings = settings
+        self.index_dir = settings.index_dir
+        self.ranking = ranking or Ranking()
+        self.synonyms = load(settings.synonyms_file)
+        r = self.ranking
+        self._weighting = BM25F(B=r.b, K1=r.k1, title_B=r.title_b, heading_B=r.heading_b)
+        self._snap: _Snapshot | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, index_dir: Path | str | None = None, settings: Settings | None = None,
+             ranking: Ranking | None = None) -> KnowledgeBase:
+        """Open the knowledge base in `index_dir` (or `settings.index_dir`)."""
+        settings = settings or Settings()
+        if index_dir is not None:
+            settings = settings.with_(index_dir=Path(index_dir))
+        kb = cls(settings, ranking)
+        kb._snapshot()  # fail early with a clear message when there is no index
+        return kb
+
+    def _snapshot(self) -> _Snapshot:
+        token = layout.generation_token(self.index_dir)
+        snap = self._snap
+        if snap is not None and snap.token == token:
+            return snap
+        with self._lock:
+            if self._snap is not None and self._snap.token == token:
+                return self._snap
+            if token is None:
+                raise IndexMissing(f"no index in {self.index_dir}: build one with `kb index PATH --index "
+                                   f"{self.index_dir}`")
+            gen = layout.current_generation(self.index_dir)
+            assert gen is not None
+            fresh = _Snapshot(gen, token, self._weighting)
+            old, self._snap = self._snap, fresh
+        if old is not None:
+            old.close()
+        return fresh
+
+    # -- stats --------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        """How big the knowledge base is: articles and sections."""
+        snap = self._snapshot()
+        with snap.searcher() as s:
+            return {"articles": snap.docs(s).article_count(), "sections": s.doc_count()}
+
+    # -- search -------------------------------------------------------------------------
+
+    def search(self, query: str, *, page: int = 1, per_page: int = 10, categories: Sequence[str] = (),
+               tags: Sequence[str] = (), kinds: Sequence[str] = (), group: str | None = None,
+               snippets_on: bool = True, facets_on: bool = True) -> SearchPage:
+        """Search sections; any string at all gives a page of results or an empty one."""
+        started = time.perf_counter()
+        page, per_page = max(1, int(page)), max(1, min(100, int(per_page)))
+        parsed = parse(query, self.settings.max_query_chars)
+        snap = self._snapshot()
+        with snap.searcher() as s:
+            prep = self._prepare(parsed, s, snap, categories, tags, kinds)
+            if prep.query is None:
+                ranked: list[tuple[float, int]] = []
+            else:
+                ranked = self._run(s, prep)
+            docs = snap.docs(s)
+            facets = docs.facets([d for _, d in ranked]) if facets_on else Facets()
+            if group == "article":
+                groups, total, chosen = self._group(s, docs, ranked, page, per_page)
+            else:
+                groups, total = None, len(ranked)
+                chosen = ranked[(page - 1) * per_page: page * per_page]
+            hits = {d: self._hit(s, d, score, prep.stems, snippets_on) for score, d in chosen}
+        page_hits = tuple(hits[d] for _, d in chosen) if groups is None else ()
+        out_groups = None
+        if groups is not None:
+            out_groups = tuple(
+                Group(article_id=g[0].article_id, title=g[0].title, url=g[0].url, categories=g[0].categories,
+                      modified=g[0].modified, score=g[0].score, hits=tuple(g), more=more)
+                for g, more in ((tuple(hits[d] for _, d in members), more) for members, more in groups))
+            page_hits = tuple(h for g in out_groups for h in g.hits)
+        return SearchPage(query=parsed.cleaned, corrected_query=prep.corrected, expanded_terms=prep.expansions,
+                          total=total, page=page, per_page=per_page,
+                          took_ms=(time.perf_counter() - started) * 1000, hits=page_hits, groups=out_groups,
+                          facets=facets, notices=parsed.notices)
+
+    def _known(self, s: Searcher, word: str) -> bool:
+        stems = text.terms(word)
+        if not stems or word in self.synonyms:
+            return True
+        return all(any(s.doc_frequency(f, st) for f in TEXT_FIELDS) for st in stems)
+
+    def _prepare(self, parsed: ParsedQuery, s: Searcher, snap: _Snapshot, categories: Sequence[str],
+                 tags: Sequence[str], kinds: Sequence[str]) -> Prepared:
+        r = self.ranking
+        corrected_text = parsed.cleaned
+        corrected = False
+        words: list[str] = []
+        for w in reversed(parsed.words):  # right to left keeps earlier offsets valid
+            folded = text.fold(w.text)
+            if not folded.isdigit() and not self._known(s, folded):
+                fix = snap.corrector(self.synonyms).correct(folded)
+                if fix is not None:
+                    corrected_text = corrected_text[:w.start] + fix + corrected_text[w.end:]
+                    corrected = True
+                    folded = fix
+            words.append(folded)
+        words.reverse()
+
+        stems: set[str] = set()
+        expansions: list[Expansion] = []
+        should: list[Q.Query] = []
+        for word in words:
+            own = text.terms(word)
+            if not own:
+                continue
+            stems.update(own)
+            exact = self._fields_query(own)
+            syns = []
+            for name in self.synonyms.expand(word):
+                syn_terms = text.terms(name)
+                if syn_terms and all(any(s.doc_frequency(f, t) for f in TEXT_FIELDS) for t in syn_terms):
+                    syns.append(self._fields_query(syn_terms, phrase=len(syn_terms) > 1))
+                    expansions.append(Expansion(term=name, source=word))
+                    stems.update(syn_terms)
+            if syns:
+                should.append(Q.DisjunctionMax([exact, Q.Or(syns, boost=r.synonym_weight)]))
+            else:
+                should.append(exact)
+        all_stems = [st for w in words for st in text.terms(w)]
+        if len(all_stems) > 1 and r.phrase_weight > 0:
+            should.append(Q.Or([Q.Phrase(f, all_stems, slop=3, boost=r.phrase_weight) for f in ("heading", "body")]))
+
+        must: list[Q.Query] = []
+        for phrase in parsed.phrases:
+            pt = text.terms(phrase)
+            if pt:
+                stems.update(pt)
+                must.append(self._fields_query(pt, phrase=True))
+        for fieldname, value in parsed.fielded:
+            ft = text.terms(value)
+            if ft:
+                stems.update(ft)
+                must.append(Q.And([Q.Term(fieldname, t) for t in ft]) if len(ft) == 1
+                            else Q.Phrase(fieldname, ft, slop=2))
+        excluded = [self._fields_query(t, phrase=len(t) > 1) for t in map(text.terms, parsed.excluded) if t]
+
+        filters: list[Q.Query] = []
+        by_field: dict[str, list[str]] = {"category": list(categories), "tag": list(tags), "kind": list(kinds)}
+        for fieldname, value in parsed.filters:
+            by_field[fieldname].append(value)
+        for fieldname, values in by_field.items():
+            keys = [v.strip().lower() if fieldname == "kind" else facet_key(v) for v in values if v.strip()]
+            if keys:
+                filters.append(Q.Or([Q.Term(fieldname, k) for k in dict.fromkeys(keys)]))
+
+        if should and must:
+            main: Q.Query | None = Q.AndMaybe(Q.And(must), Q.Or(should))
+        elif should:
+            main = Q.Or(should)
+        elif must:
+            main = Q.And(must)
+        elif filters:
+            main = Q.Every()
+        else:
+            main = None
+        if main is not None and excluded:
+            main = Q.AndNot(main, Q.Or(excluded))
+        return Prepared(query=main, filter=Q.And(filters) if filters else None, stems=frozenset(stems),
+                        corrected=corrected_text if corrected else None, expansions=tuple(expansions),
+                        key=" ".join(words))
+
+    def _fields_query(self, terms: Sequence[str], phrase: bool = False) -> Q.Query:
+        r = self.ranking
+        weights = {"title": r.title_weight, "heading": r.heading_weight, "body": r.body_weight}
+        if phrase and len(terms) > 1:
+            return Q.Or([Q.Phrase(f, list(terms), slop=2, boost=w) for f, w in weights.items()])
+        parts = [Q.Term(f, t, boost=w) for t in terms for f, w in weights.items()]
+        return Q.Or(parts)
+
+    def _run(self, s: Searcher, prep: Prepared) -> list[tuple[float, int]]:
+        results = s.search(prep.query, limit=None, filter=prep.filter)
+        ranked = [(float(score), int(docnum)) for score, docnum in results.top_n]
+        if self.ranking.exact_bonus and ranked and prep.key:
+            docs = None
+            top = ranked[0][0]
+            boosted = []
+            for i, (_score, d) in enumerate(ranked[:50]):
+                fields = s.stored_fields(d)
+                if prep.key in (text.normalize_phrase(fields["meta"]["heading"]),
+                                text.normalize_phrase(fields["title"])):
+                    boosted.append(i)
+            if boosted:
+                docs = [(ranked[i][0] + top, ranked[i][1]) for i in boosted]
+                rest = [x for i, x in enumerate(ranked) if i not in set(boosted)]
+                ranked = docs + rest
+        return ranked
+
+    def _hit(self, s: Searcher, docnum: int, score: float, stems: frozenset[str], make_snippet: bool) -> Hit:
+        f = s.stored_fields(docnum)
+        meta = f["meta"]
+        html, segs = snippets.make(f.get("body", ""), stems) if make_snippet else ("", ())
+        return Hit(article_id=f["article_id"], title=f["title"], url=meta["url"], heading=meta["heading"],
+                   breadcrumb=tuple(meta["breadcrumb"]), kind=f["kind"], anchor=meta["anchor"],
+                   deep_link=meta["deep_link"], snippet_html=html, snippet=segs, score=score,
+                   categories=tuple(meta["categories"]), tags=tuple(meta["tags"]), modified=meta["modified"])
+
+    def _group(self, s: Searcher, docs: DocTable, ranked: list[tuple[float, int]], page: int, per_page: int
+               ) -> tuple[list[tuple[list[tuple[float, int]], int]], int, list[tuple[float, int]]]:
+        order: dict[str, list[tuple[float, int]]] = {}
+        counts: Counter[str] = Counter()
+        for score, d in ranked:
+            aid = docs.article_of(d)
+            counts[aid] += 1
+            members = order.setdefault(aid, [])
+            if len(members) < GROUP_HITS:
+                members.append((score, d))
+        groups = list(order.items())[(page - 1) * per_page: page * per_page]
+        out = [(members, counts[aid] - len(members)) for aid, members in groups]
+        chosen = [m for members, _ in out for m in members]
+        return out, len(order), chosen
+
+    # -- articles -----------------------------------------------------------------------
+
+    def article(self, article_id: str) -> Article:
+        """The article as indexed; raises ArticleNotFound."""
+        snap = self._snapshot()
+        with snap.searcher() as s:
+            stored = sorted((s.stored_fields(d) for d in s.document_numbers(article_id=article_id)),
+                            key=lambda f: f["order"])
+        if not stored:
+            raise ArticleNotFound(f"no article with id {article_id!r}")
+        first = stored[0]
+        meta, art = first["meta"], first.get("article") or {}
+        return Article(article_id=article_id, title=first["title"], url=meta["url"],
+                       categories=tuple(meta["categories"]), tags=tuple(meta["tags"]),
+                       published=art.get("published"), modified=meta["modified"],
+                       description=art.get("description", ""), lang=art.get("lang", ""),
+                       related=tuple(RelatedLink(**r) for r in art.get("related", ())),
+                       sections=tuple(section_from_stored(f) for f in stored))
+
+    def related(self, article_id: str, limit: int = 5) -> list[RelatedArticle]:
+        """Articles related to one: its own "See also" links, then shared tags, then similar text."""
+        article = self.article(article_id)
+        snap = self._snapshot()
+        out: list[RelatedArticle] = []
+        seen = {article_id}
+        with snap.searcher() as s:
+            docs = snap.docs(s)
+            for link in article.related:
+                target = docs.article_by_url(link.url)
+                if target in seen or any(r.url == link.url for r in out):
+                    continue
+                if target:
+                    seen.add(target)
+                out.append(RelatedArticle(article_id=target, title=link.title, url=link.url, reason="see-also"))
+            for aid in docs.sharing_tags(article.tags):
+                if aid not in seen and len(out) < limit:
+                    seen.add(aid)
+                    out.append(self._related_entry(s, docs, aid, "tags"))
+            if len(out) < limit:
+                words = Counter(t for sec in article.sections for t in text.terms(sec.text))
+                n = max(1, s.doc_count())
+                key_terms = sorted(words, key=lambda t: -words[t] * _idf(s, t, n))[:12]
+                if key_terms:
+                    results = s.search(Q.Or([Q.Term("body", t) for t in key_terms]), limit=50)
+                    for hit in results:
+                        aid = hit["article_id"]
+                        if aid not in seen and len(out) < limit:
+                            seen.add(aid)
+                            out.append(self._related_entry(s, docs, aid, "similar"))
+        return out[:limit]
+
+    def _related_entry(self, s: Searcher, docs: DocTable, aid: str, reason: Any) -> RelatedArticle:
+        f = s.stored_fields(docs.first_doc(aid))
+        return RelatedArticle(article_id=aid, title=f["title"], url=f["meta"]["url"], reason=reason)
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[Suggestion]:
+        """Titles, headings and medicine names that start with what the reader has typed."""
+        snap = self._snapshot()
+        with snap.searcher() as s:
+            return snap.suggestions(s, self.synonyms).match(prefix[: self.settings.max_query_chars], limit)
+
+
+def _doc_table(s: Searcher) -> DocTable:
+    """Walk the term index (not the stored text) into plain per-document columns."""
+    reader = s.reader()
+    n = reader.doc_count_all()
+    article = [""] * n
+    kind = ["section"] * n
+    cats: list[tuple[str, ...]] = [()] * n
+    tags: list[tuple[str, ...]] = [()] * n
+
+    def postings(fieldname: str) -> Iterator[tuple[str, list[int]]]:
+        for term in reader.field_terms(fieldname):
+            yield term, [d for d in reader.postings(fieldname, term).all_ids() if not reader.is_deleted(d)]
+
+    first: dict[str, int] = {}
+    for aid, ids in postings("article_id"):
+        for d in ids:
+            article[d] = aid
+        if ids:
+            first[aid] = min(ids)
+    for k, ids in postings("kind"):
+        for d in ids:
+            kind[d] = k
+    for column, fieldname in ((cats, "category"), (tags, "tag")):
+        for key, ids in postings(fieldname):
+            for d in ids:
+                column[d] = (*column[d], key)
+    display: dict[str, str] = {}
+    urls: dict[str, str] = {}
+    for aid, d in first.items():
+        meta = reader.stored_fields(d)["meta"]
+        urls[meta["url"].rstrip("/")] = aid
+        for name in (*meta["categories"], *meta["tags"]):
+            display.setdefault(facet_key(name), name)
+    return DocTable(article, kind, cats, tags, display, first, urls)
+
+
+def _idf(s: Searcher, term: str, n: int) -> float:
+    df = s.doc_frequency("body", term)
+    return math.log(1 + n / (1 + df))

@@ -1,0 +1,69 @@
+"""Text analysis shared by the index, the query and the snippets: one definition of a "term".
+
+Words are split at letter/digit boundaries so dose forms match either way (`10mg` = `10 mg`),
+lower-cased, accent-folded, stop words dropped and stemmed with the Porter stemmer (PyStemmer,
+the C Snowball implementation, cached). The index analyzer in `kb.schema`, the query builder
+and the snippet maker all call these functions, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+
+import Stemmer
+
+# Letters (any script) or digits, optionally with one decimal part: "10mg" -> "10", "mg".
+WORD_RE = re.compile(r"[^\W\d_]+|\d+(?:[.,]\d+)?")
+
+# Lucene's English stop words (as Anserini uses them) plus a few question words.
+STOP_WORDS = frozenset(
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with"]
+)
+
+_stemmer = Stemmer.Stemmer("porter")
+_stemmer.maxCacheSize = 100_000
+
+
+@lru_cache(maxsize=200_000)
+def fold(word: str) -> str:
+    """Lower-case and strip accents: "Café" -> "cafe"."""
+    word = word.lower()
+    if word.isascii():
+        return word
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def stem(word: str) -> str:
+    """The Porter stem of an already folded word."""
+    return str(_stemmer.stemWord(word))
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text, stop words included, in order."""
+    return [fold(m.group()) for m in WORD_RE.finditer(text)]
+
+
+def spans(text: str) -> Iterator[tuple[int, int, str, str | None]]:
+    """Each word as (start, end, folded word, stem or None for a stop word)."""
+    for m in WORD_RE.finditer(text):
+        w = fold(m.group())
+        yield m.start(), m.end(), w, (None if w in STOP_WORDS else stem(w))
+
+
+def terms(text: str) -> list[str]:
+    """The index terms of a text: folded, stop words removed, stemmed."""
+    out = []
+    for m in WORD_RE.finditer(text):
+        w = fold(m.group())
+        if w not in STOP_WORDS:
+            out.append(stem(w))
+    return out
+
+
+def normalize_phrase(text: str) -> str:
+    """A comparison key for headings and queries: folded words joined by one space."""
+    return " ".join(words(text))
