@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from tqdm import tqdm
@@ -193,6 +194,16 @@ def _check(parsed: Parsed, owners: dict[str, str]) -> Failure | None:
     return None
 
 
+def _source_for_upload(data: bytes, url: str | None) -> str:
+    """The id an upload falls back to without a canonical link: its URL's path, else its hash."""
+    if url:
+        parts = urlsplit(url)
+        path = parts.path.strip("/")
+        if path or parts.netloc:
+            return path or parts.netloc
+    return f"upload-{file_hash(data)[:12]}"
+
+
 class Ingestor:
     """Add, replace and delete single articles, and re-index a folder: the admin API's writer.
 
@@ -207,8 +218,8 @@ class Ingestor:
         if len(data) > self.settings.max_body_bytes:
             raise BadInput("page too large")
         # The page's own canonical URL wins; `url` stands in for pages that have none.
-        article = parse_article(data, source=article_id or "upload", fallback_url=url or "about:blank",
-                                settings=self.settings)
+        source = article_id or _source_for_upload(data, url)
+        article = parse_article(data, source=source, fallback_url=url or "about:blank", settings=self.settings)
         if article_id:
             article = replace(article, article_id=article_id)
         with WriterLock(self.settings.index_dir, self.settings.lock_timeout_s, "admin API upload"):

@@ -49,10 +49,8 @@ class WriterLock:
         self._fd = fd
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.purpose,
                 "since": datetime.now(UTC).isoformat(timespec="seconds")}
-        try:
+        with contextlib.suppress(OSError):  # the lock itself is what matters; the note is a courtesy
             self.info_path.write_bytes(orjson.dumps(info))
-        except OSError:
-            pass  # the lock itself is what matters; the note is a courtesy
         return self
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:

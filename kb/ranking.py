@@ -21,6 +21,7 @@ class Ranking:
     body_weight: float = 1.0
     synonym_weight: float = 0.6  # a synonym-only match scores at most this share of an exact one
     phrase_weight: float = 0.5  # bonus for the query's words adjacent in a heading or the body
+    coord: float = 0.5  # score x (1 + coord x share of the other query words also matched)
     exact_bonus: bool = True  # an exact title or heading match ranks first
     prf_docs: int = 0  # pseudo-relevance feedback: how many top sections to learn from (0: off)
     prf_terms: int = 10

@@ -59,6 +59,7 @@ class Prepared:
     corrected: str | None
     expansions: tuple[Expansion, ...]
     key: str  # the normalised words, for exact-heading matches
+    word_stems: tuple[frozenset[str], ...] = ()  # per query word found in the index: its stems and synonyms'
 
 
 class _Snapshot:
@@ -228,23 +229,27 @@ class KnowledgeBase:
         stems: set[str] = set()
         expansions: list[Expansion] = []
         should: list[Q.Query] = []
+        word_stems: list[frozenset[str]] = []
         for word in words:
             own = text.terms(word)
             if not own:
                 continue
             stems.update(own)
+            group = set(own)
             exact = self._fields_query(own)
             syns = []
             for name in self.synonyms.expand(word):
                 syn_terms = text.terms(name)
                 if syn_terms and all(any(s.doc_frequency(f, t) for f in TEXT_FIELDS) for t in syn_terms):
-                    syns.append(self._fields_query(syn_terms, phrase=len(syn_terms) > 1))
+                    syns.append(self._fields_query(syn_terms, phrase=len(syn_terms) > 1, scale=r.synonym_weight))
                     expansions.append(Expansion(term=name, source=word))
                     stems.update(syn_terms)
-            if syns:
-                should.append(Q.DisjunctionMax([exact, Q.Or(syns, boost=r.synonym_weight)]))
-            else:
-                should.append(exact)
+                    group.update(syn_terms)
+            if any(s.doc_frequency(f, t) for t in group for f in TEXT_FIELDS):
+                word_stems.append(frozenset(group))
+            # Whoosh 2.7 drops boosts on compound queries and DisjunctionMax scores every match
+            # alike, so synonym weight sits on the leaf terms and the parts are summed.
+            should.append(Q.Or([exact, *syns]) if syns else exact)
         all_stems = [st for w in words for st in text.terms(w)]
         if len(all_stems) > 1 and r.phrase_weight > 0:
             should.append(Q.Or([Q.Phrase(f, all_stems, slop=3, boost=r.phrase_weight) for f in ("heading", "body")]))
@@ -286,19 +291,23 @@ class KnowledgeBase:
             main = Q.AndNot(main, Q.Or(excluded))
         return Prepared(query=main, filter=Q.And(filters) if filters else None, stems=frozenset(stems),
                         corrected=corrected_text if corrected else None, expansions=tuple(expansions),
-                        key=" ".join(words))
+                        key=" ".join(words), word_stems=tuple(word_stems))
 
-    def _fields_query(self, terms: Sequence[str], phrase: bool = False) -> Q.Query:
+    def _fields_query(self, terms: Sequence[str], phrase: bool = False, scale: float = 1.0) -> Q.Query:
         r = self.ranking
-        weights = {"title": r.title_weight, "heading": r.heading_weight, "body": r.body_weight}
+        weights = {"title": r.title_weight * scale, "heading": r.heading_weight * scale,
+                   "body": r.body_weight * scale}
         if phrase and len(terms) > 1:
             return Q.Or([Q.Phrase(f, list(terms), slop=2, boost=w) for f, w in weights.items()])
         parts = [Q.Term(f, t, boost=w) for t in terms for f, w in weights.items()]
         return Q.Or(parts)
 
     def _run(self, s: Searcher, prep: Prepared) -> list[tuple[float, int]]:
-        results = s.search(prep.query, limit=None, filter=prep.filter)
+        coord = self.ranking.coord > 0 and len(prep.word_stems) > 1
+        results = s.search(prep.query, limit=None, filter=prep.filter, terms=coord)
         ranked = [(float(score), int(docnum)) for score, docnum in results.top_n]
+        if coord:
+            ranked = self._coordinate(ranked, results.docterms, prep.word_stems)
         if self.ranking.exact_bonus and ranked and prep.key:
             docs = None
             top = ranked[0][0]
@@ -313,6 +322,19 @@ class KnowledgeBase:
                 rest = [x for i, x in enumerate(ranked) if i not in set(boosted)]
                 ranked = docs + rest
         return ranked
+
+    def _coordinate(self, ranked: list[tuple[float, int]], docterms: dict[int, Any],
+                    word_stems: tuple[frozenset[str], ...], depth: int = 200) -> list[tuple[float, int]]:
+        """Among the top candidates, favour sections that contain more of the query's words."""
+        n = len(word_stems)
+        c = self.ranking.coord
+        head = []
+        for score, d in ranked[:depth]:
+            found = {t.decode("utf-8") if isinstance(t, bytes) else t for _, t in docterms.get(d, ())}
+            matched = sum(1 for group in word_stems if not found.isdisjoint(group))
+            head.append((score * (1 + c * max(0, matched - 1) / (n - 1)), d))
+        head.sort(key=lambda x: -x[0])
+        return head + ranked[depth:]
 
     def _hit(self, s: Searcher, docnum: int, score: float, stems: frozenset[str], make_snippet: bool) -> Hit:
         f = s.stored_fields(docnum)

@@ -1,0 +1,299 @@
+"""Parse stage, metadata: one pass over the whole page, then the article's facts.
+
+`scan` visits every element once and keeps what later steps need: `<head>` metadata,
+JSON-LD, `<h1>`s, `<time>`s, category/tag links, every id on the page and the candidate
+content containers. `read_metadata` turns that into the article's id, title, URL,
+categories, tags, dates, description and language.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from urllib.parse import quote, unquote, urljoin, urlsplit
+
+from bs4 import BeautifulSoup, Tag
+
+from indexer.clean import Cleaner, class_text
+from indexer.jsonld import LinkedData, read_linked_data
+from indexer.text import element_text, norm
+
+# Containers of the article text, most specific first: (tier, how it is recognised).
+CONTENT_CLASSES = frozenset({
+    "entry-content", "post-content", "article-content", "article-body", "article__body",
+    "post-body", "post__content", "entry__content", "td-post-content", "single-post-content",
+    "blog-post-content", "post-entry",
+})  # fmt: skip
+TIER_ITEMPROP, TIER_CLASS, TIER_ARTICLE, TIER_ROLE_MAIN, TIER_MAIN = range(5)
+
+_TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " · ", " :: ", " » ", " / ")
+_ISO_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+_SIDEBAR = re.compile(r"widget|sidebar|comment|related|recent|popular|colophon|site-footer", re.I)
+_ID_SEGMENT = re.compile(r"[^a-z0-9._-]+")
+
+
+@dataclass
+class PageScan:
+    """What the single pass over the document found (bs4 objects never leave `indexer`)."""
+
+    lang: str = ""
+    title_tag: str = ""
+    metas: dict[str, list[str]] = field(default_factory=dict)
+    canonical: str = ""
+    ld_blocks: list[str] = field(default_factory=list)
+    h1s: list[Tag] = field(default_factory=list)
+    times: list[Tag] = field(default_factory=list)
+    rel_links: list[Tag] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    candidates: list[tuple[int, Tag]] = field(default_factory=list)
+    body: Tag | None = None
+
+    def meta(self, *keys: str) -> str:
+        """The first non-empty content among these meta names/properties."""
+        for key in keys:
+            for value in self.metas.get(key, ()):
+                if value.strip():
+                    return norm(value)
+        return ""
+
+
+def scan(soup: BeautifulSoup) -> PageScan:
+    """Visit every element once and collect metadata, ids and content candidates."""
+    page = PageScan()
+    for el in soup.descendants:
+        if type(el) is not Tag:
+            continue
+        name = el.name
+        attrs = el.attrs
+        if attrs:
+            ident = attrs.get("id")
+            if isinstance(ident, str) and ident:
+                page.ids.add(ident)
+            classes = attrs.get("class")
+            if classes and not CONTENT_CLASSES.isdisjoint(classes):
+                page.candidates.append((TIER_CLASS, el))
+            if attrs.get("itemprop") == "articleBody":
+                page.candidates.append((TIER_ITEMPROP, el))
+            if attrs.get("role") == "main":
+                page.candidates.append((TIER_ROLE_MAIN, el))
+        if name == "meta":
+            key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+            content = attrs.get("content")
+            if isinstance(key, str) and isinstance(content, str):
+                page.metas.setdefault(key.strip().lower(), []).append(content)
+        elif name == "a":
+            rel = attrs.get("rel")
+            if rel and ("tag" in rel or "category" in rel):
+                page.rel_links.append(el)
+            anchor_name = attrs.get("name")
+            if isinstance(anchor_name, str) and anchor_name:
+                page.ids.add(anchor_name)
+        elif name == "link":
+            rel = attrs.get("rel")
+            if rel and "canonical" in rel and not page.canonical and isinstance(attrs.get("href"), str):
+                page.canonical = str(attrs["href"]).strip()
+        elif name == "script":
+            kind = attrs.get("type")
+            if isinstance(kind, str) and "ld+json" in kind.lower():
+                page.ld_blocks.append(el.get_text())
+        elif name == "h1":
+            page.h1s.append(el)
+        elif name == "time":
+            page.times.append(el)
+        elif name == "article":
+            page.candidates.append((TIER_ARTICLE, el))
+        elif name == "main":
+            page.candidates.append((TIER_MAIN, el))
+        elif name == "title":
+            if not page.title_tag and el.parent is not None and el.parent.name == "head":
+                page.title_tag = norm(el.get_text())
+        elif name == "html":
+            if not page.lang and isinstance(attrs.get("lang"), str):
+                page.lang = str(attrs["lang"]).strip()
+        elif name == "body" and page.body is None:
+            page.body = el
+    return page
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The article's facts, as plain data."""
+
+    article_id: str
+    title: str
+    url: str
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    published: str | None
+    modified: str | None
+    description: str
+    lang: str
+    faq: tuple[tuple[str, str], ...]
+
+
+def iso_date(value: str) -> str | None:
+    """The value if it is an ISO 8601 date or date-time (normalised if space-separated), else None."""
+    v = value.strip()
+    if not _ISO_DATE.fullmatch(v):
+        return None
+    try:
+        parsed = date.fromisoformat(v) if len(v) == 10 else datetime.fromisoformat(v.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    return v if len(v) == 10 or "T" in v else parsed.isoformat()
+
+
+def _segment(seg: str) -> str:
+    ascii_seg = unicodedata.normalize("NFKD", seg).encode("ascii", "ignore").decode()
+    slug = _ID_SEGMENT.sub("-", ascii_seg.lower()).strip("-")
+    if not slug and seg.strip():  # a non-Latin path segment: keep it, percent-encoded
+        slug = _ID_SEGMENT.sub("", quote(seg, safe="").lower().replace("%", ""))
+    return "" if set(slug) <= {"."} else slug
+
+
+def clean_id(path: str) -> str:
+    """A path as an article id: lowercase [a-z0-9._/-], no empty, "." or ".." segments."""
+    return "/".join(s for s in (_segment(p) for p in path.replace("\\", "/").split("/")) if s)
+
+
+def article_id_for(url: str, source: str) -> str:
+    """The stable article id: the canonical URL's path (else host), else the source path."""
+    if url:
+        parts = urlsplit(url)
+        found = clean_id(unquote(parts.path)) or clean_id(unquote(parts.query)) or clean_id(parts.hostname or "")
+        if found:
+            return found
+    return clean_id(re.sub(r"\.html?$", "", source.strip(), flags=re.I)) or "article"
+
+
+def strip_site_suffix(title: str, site_name: str) -> str:
+    """A `<title>` without its " | Site" suffix (or " – Site" when it names og:site_name)."""
+    if site_name:
+        for sep in _TITLE_SEPARATORS:
+            suffix = (sep + site_name).casefold()
+            if title.casefold().endswith(suffix) and len(title) > len(suffix):
+                return title[: -len(suffix)].strip()
+    if " | " in title:
+        head = title.rsplit(" | ", 1)[0].strip()
+        if head:
+            return head
+    return title
+
+
+def _dedupe(values: list[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for value in values:
+        v = norm(value)
+        if v and v.casefold() not in seen:
+            seen[v.casefold()] = v
+    return tuple(seen.values())
+
+
+def article_scope(container: Tag) -> Tag | None:
+    """The `<article>` holding the content container (itself included), if there is one."""
+    node: Tag | None = container
+    while node is not None:
+        if node.name == "article":
+            return node
+        node = node.parent
+    return None
+
+
+def _inside(el: Tag, scope: Tag) -> bool:
+    node = el.parent
+    while node is not None:
+        if node is scope:
+            return True
+        node = node.parent
+    return False
+
+
+def _in_sidebar(el: Tag) -> bool:
+    node = el.parent
+    while node is not None:
+        if node.name in ("aside", "nav") or _SIDEBAR.search(f"{node.get('id') or ''} {class_text(node)}"):
+            return True
+        node = node.parent
+    return False
+
+
+def _in_article(el: Tag, scope: Tag | None) -> bool:
+    return _inside(el, scope) if scope is not None else not _in_sidebar(el)
+
+
+def title_h1(page: PageScan, container: Tag) -> Tag | None:
+    """The article's own `<h1>`: in its `<article>` (or the container), not in page chrome."""
+    scope = article_scope(container) or container
+    for h1 in page.h1s:
+        if _inside(h1, scope) and element_text(h1):
+            return h1
+    return None
+
+
+def _fallback_h1(page: PageScan, cleaner: Cleaner) -> str:
+    for h1 in page.h1s:
+        text = element_text(h1)
+        if text and not cleaner.inside_removed(h1):
+            return text
+    return ""
+
+
+def _dates(page: PageScan, scope: Tag | None, ld: LinkedData) -> tuple[str | None, str | None]:
+    published = [page.meta("article:published_time", "datepublished", "og:published_time")]
+    modified = [page.meta("article:modified_time", "datemodified", "og:updated_time")]
+    for t in page.times:
+        value = t.get("datetime")
+        if not isinstance(value, str) or not _in_article(t, scope):
+            continue
+        marks = f"{class_text(t)} {t.get('itemprop') or ''}".lower()
+        if "updated" in marks or "modified" in marks:
+            modified.append(value)
+        elif "published" in marks or "entry-date" in marks:
+            published.append(value)
+    published.append(ld.published)
+    modified.append(ld.modified)
+    first = (next((d for v in values if v and (d := iso_date(v))), None) for values in (published, modified))
+    return next(first), next(first)
+
+
+def read_metadata(
+    page: PageScan, container: Tag, title_el: Tag | None, cleaner: Cleaner, *, source: str, fallback_url: str
+) -> Metadata:
+    """The article's id, title, URL, categories, tags, dates, description and language."""
+    ld = read_linked_data(page.ld_blocks)
+    og_url = page.meta("og:url")
+    canonical = urljoin(og_url or fallback_url, page.canonical) if page.canonical else ""
+    site_name = page.meta("og:site_name")
+    title = (
+        (element_text(title_el) if title_el is not None else "")
+        or page.meta("og:title")
+        or ld.headline
+        or _fallback_h1(page, cleaner)
+        or strip_site_suffix(page.title_tag, site_name)
+    )
+    scope = article_scope(container)
+    categories = [*page.metas.get("article:section", []), *ld.sections]
+    tags = [*page.metas.get("article:tag", []), *ld.keywords]
+    for a in page.rel_links:
+        if not _in_article(a, scope):
+            continue
+        rel = a.get_attribute_list("rel")
+        (categories if "category" in rel else tags).append(element_text(a))
+    published, modified = _dates(page, scope, ld)
+    lang = page.lang or page.meta("og:locale").replace("_", "-")
+    return Metadata(
+        article_id=article_id_for(canonical or og_url, source),
+        title=title,
+        url=canonical or og_url or fallback_url,
+        categories=_dedupe(categories),
+        tags=_dedupe(tags),
+        published=published,
+        modified=modified,
+        description=page.meta("description", "og:description") or ld.description,
+        lang=lang,
+        faq=tuple(ld.faq),
+    )

@@ -1,0 +1,134 @@
+"""Parse stage: one HTML page in, one `Article` out. Pure: no I/O, no global state.
+
+The page is decoded (`indexer.decode`), parsed once by BeautifulSoup with lxml, scanned
+once for metadata (`indexer.meta`), and its content container walked once
+(`indexer.sections`), with the removal rules of `indexer.clean`. BeautifulSoup objects
+never leave the `indexer` parse modules; callers only see `kb.models` types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bs4 import BeautifulSoup, Tag
+
+from indexer.clean import Cleaner, cleaner_for
+from indexer.decode import binary_reason, decode_html, looks_like_html
+from indexer.meta import TIER_MAIN, PageScan, read_metadata, scan, title_h1
+from indexer.sections import split_sections
+from indexer.text import text_length
+from kb.config import Settings
+from kb.errors import BadInput
+from kb.models import Article, RelatedLink
+
+__all__ = ["decode_html", "parse_article"]
+
+_MIN_PARAGRAPH = 25  # characters: shorter paragraphs say nothing about where the text is
+_MAX_ANCESTORS = 100
+
+
+def _candidate_container(page: PageScan, cleaner: Cleaner) -> Tag | None:
+    """The most specific content container with text, skipping those inside page chrome."""
+    by_tier: dict[int, list[Tag]] = {}
+    for tier, el in page.candidates:
+        by_tier.setdefault(tier, []).append(el)
+    for tier in range(TIER_MAIN + 1):
+        found = [el for el in by_tier.get(tier, ()) if not cleaner.inside_removed(el)]
+        if not found:
+            continue
+        sizes = [(text_length(el), n, el) for n, el in enumerate(found)]
+        size, _, best = max(sizes, key=lambda s: (s[0], -s[1]))
+        if size > 0:
+            return best
+    return None
+
+
+def _density_container(root: Tag, cleaner: Cleaner) -> Tag:
+    """Without semantic markup: the element whose own paragraphs hold the most text."""
+    scores: dict[int, tuple[float, Tag]] = {}
+    for p in root.find_all("p"):
+        size = text_length(p)
+        if size < _MIN_PARAGRAPH or cleaner.inside_removed(p, max_depth=_MAX_ANCESTORS):
+            continue
+        for parent, weight in ((p.parent, 1.0), (p.parent.parent if p.parent else None, 0.5)):
+            if parent is not None:
+                score, _ = scores.get(id(parent), (0.0, parent))
+                scores[id(parent)] = (score + size * weight, parent)
+    if not scores:
+        return root
+    return max(scores.values(), key=lambda s: s[0])[1]
+
+
+def _to_text(data: bytes | str, settings: Settings) -> str:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        if len(data) > settings.max_file_bytes:
+            raise BadInput(f"file too large ({len(data)} bytes; the limit is {settings.max_file_bytes})")
+        text = decode_html(bytes(data))
+    else:
+        if len(data) > settings.max_file_bytes:
+            raise BadInput(f"input too large ({len(data)} characters; the limit is {settings.max_file_bytes})")
+        text = data
+    if not text.strip():
+        raise BadInput("empty input")
+    reason = binary_reason(text)
+    if reason:
+        raise BadInput(reason)
+    if not looks_like_html(text):
+        raise BadInput("not HTML (no HTML tags found)")
+    return text
+
+
+def parse_article(
+    data: bytes | str, *, source: str, fallback_url: str, settings: Settings | None = None
+) -> Article:
+    """Parse one HTML page into an `Article`; raise `BadInput` if it holds no article text."""
+    settings = settings or Settings()
+    text = _to_text(data, settings)
+    try:
+        return _parse(text, source=source, fallback_url=fallback_url, settings=settings)
+    except RecursionError as e:  # every walk is iterative; this is a last line of defence
+        raise BadInput("HTML nested too deeply to parse") from e
+
+
+def _parse(text: str, *, source: str, fallback_url: str, settings: Settings) -> Article:
+    soup = BeautifulSoup(text, "lxml")
+    page = scan(soup)
+    cleaner = cleaner_for(tuple(settings.remove_selectors), tuple(settings.split_levels))
+    container = _candidate_container(page, cleaner)
+    if container is None:
+        root = page.body or soup
+        container = _density_container(root, cleaner)
+    heading_el = title_h1(page, container)
+    meta = read_metadata(page, container, heading_el, cleaner, source=source, fallback_url=fallback_url)
+    skip = cleaner.complex_removals(container)
+    if heading_el is not None:
+        skip.add(id(heading_el))
+    split = split_sections(
+        container,
+        title=meta.title or source,
+        url=meta.url,
+        split_levels=tuple(settings.split_levels),
+        cleaner=cleaner,
+        skip=skip,
+        page_ids=page.ids,
+        linked_faq=meta.faq,
+    )
+    if not split.sections:
+        raise BadInput("no article text found")
+    sections = split.sections
+    title = meta.title or next((s.heading for s in sections if s.kind != "lead"), "") or meta.article_id
+    if not meta.title and sections[0].kind == "lead":
+        sections = (replace(sections[0], heading=title), *sections[1:])
+    return Article(
+        article_id=meta.article_id,
+        title=title,
+        url=meta.url,
+        categories=meta.categories,
+        tags=meta.tags,
+        published=meta.published,
+        modified=meta.modified,
+        description=meta.description,
+        lang=meta.lang,
+        related=tuple(RelatedLink(link.title, link.url) for link in split.related),
+        sections=sections,
+    )
