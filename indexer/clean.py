@@ -10,14 +10,15 @@ Two tags carry an exception instead of a rule: a `<header>` that holds a content
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urljoin
 
-from bs4.element import NavigableString, Tag
+from bs4.element import NavigableString, PageElement, Tag
 
 from indexer.selectors import SelectorSet
+from indexer.text import NO_TEXT_TAGS
 
 REMOVE_RULES: tuple[str, ...] = (
     # Never text: code, media, embedded documents and form controls.
@@ -33,52 +34,58 @@ REMOVE_RULES: tuple[str, ...] = (
     '[role="contentinfo"]', '[role="complementary"]', '[role="search"]', ".sidebar",
     "#sidebar", ".widget", ".widget-area", ".site-header", ".site-footer", ".menu",
     # Tables of contents: Easy TOC, Rank Math, Yoast, LuckyWP, TOC+ and hand-made ones.
-    "#toc", ".toc", ".table-of-contents", "[class*=ez-toc]", "#toc_container", ".toc_container",
-    "[class*=rank-math-toc]", ".wp-block-rank-math-toc-block", ".yoast-table-of-contents",
-    ".lwptoc", "[class*=table-of-contents]", ".wp-block-table-of-contents",
+    "#toc", ".toc", "[class*=ez-toc]", "[id*=ez-toc]", "#toc_container", ".toc_container", "[class*=rank-math-toc]",
+    ".yoast-table-of-contents", ".lwptoc", "[class*=table-of-contents i]",
+    "[class*=tableofcontents i]",
     # Breadcrumbs.
-    "[class*=breadcrumb]", "[id*=breadcrumb]", '[aria-label="breadcrumb" i]',
-    '[aria-label="breadcrumbs" i]',
+    "[class*=breadcrumb i]", "[id*=breadcrumb i]", '[aria-label*="breadcrumb" i]',
     # Comment areas and comment forms.
-    "#comments", ".comments", ".comments-area", "#respond", ".comment-respond", ".comment-list",
-    ".commentlist", ".comment-form", "#disqus_thread", ".fb-comments",
+    "#comments", "#respond", "[class*=comments i]", ".comment-respond", "[class*=comment-list i]",
+    ".commentlist", "[class*=comment-form i]", "#disqus_thread", ".fb-comments",
     # Share widgets.
-    ".sharedaddy", ".sd-sharing-enabled", "[class*=share-buttons]", "[class*=social-share]",
-    "[class*=sharing]", "[class*=share-bar]", ".addtoany_share_save_container", ".a2a_kit",
-    ".shariff", "[class*=social-icons]", "[class*=social-links]", ".share", ".shares",
+    ".sharedaddy", ".sd-sharing-enabled", "[class*=share-button i]", "[class*=sharebutton i]",
+    "[class*=social-share i]", "[class*=sharing i]", "[class*=share-bar i]", "[class*=share_ i]",
+    ".addtoany_share_save_container", ".a2a_kit", ".shariff", "[class*=social-icons i]",
+    "[class*=social-links i]", ".share", ".shares",
     # Post navigation and pagination.
-    ".post-navigation", ".posts-navigation", ".nav-links", ".navigation", ".pagination",
-    ".page-links", 'a[rel~="prev"]', 'a[rel~="next"]',
-    # Bylines, post meta and the category/tag links (read as metadata before this).
-    ".byline", ".entry-meta", ".post-meta", ".posted-on", ".author", ".author-box",
-    "[class*=author-bio]", "[class*=about-author]", "[class*=author-info]", "[rel~=author]",
-    ".entry-footer", ".cat-links", ".tags-links", ".post-tags", ".post-categories",
-    "a[rel~=tag]", "a[rel~=category]", ".edit-link", ".post-edit-link",
+    ".post-navigation", ".posts-navigation", ".nav-links", ".navigation", "[class*=pagination i]",
+    ".page-links", "[class*=blog-pager i]", "[class*=prev-next i]", 'a[rel~="prev"]',
+    'a[rel~="next"]',
+    # Bylines, kickers, post meta, and category/tag lists (read as metadata before this).
+    "[class*=byline i]", "[class*=-meta i]", "[class*=_meta i]", ".posted-on", ".author",
+    ".author-box", ".category", ".categories", ".post-category", ".entry-category",
+    "[class*=categories-list i]", "[class*=blog-categories i]",
+    "[class*=author-bio i]", "[class*=about-author i]", "[class*=author-info i]",
+    "[rel~=author]", "[class*=kicker i]", "[class*=eyebrow i]", ".entry-footer", ".post-footer",
+    ".cat-links", ".tags-links", "[class*=-tags i]", ".tags", ".post-categories",
+    "[class*=field-tags]", "a[rel~=tag]", "a[rel~=category]", ".edit-link", ".post-edit-link",
     # Shop boilerplate: product, price and "Order Now" boxes.
-    ".product", "[class*=product-box]", "[class*=product-card]", "[class*=product-item]",
-    ".woocommerce", ".price", ".product-price", "[class*=price-box]", "[class*=add-to-cart]",
-    "[class*=add_to_cart]", "[class*=buy-now]", "[class*=buy-button]", "[class*=order-now]",
-    "[class*=order-button]", "a.button", "a.btn", ".wp-block-buttons", "[class*=cta-box]",
+    ".product", "[class*=product-box i]", "[class*=product-card i]", "[class*=product-item i]",
+    ".woocommerce", ".price", ".product-price", "[class*=price-box i]", "[class*=add-to-cart i]",
+    "[class*=add_to_cart i]", "[class*=buy-now i]", "[class*=buy-button i]",
+    "[class*=order-now i]", "[class*=order-button i]", "a.button", "a.btn", ".wp-block-buttons",
+    "[class*=cta-box i]",
     # Cookie banners and consent dialogs.
-    "[class*=cookie-]", "[class*=cookie_]", "[id*=cookie-]", "[id*=cookie_]",
-    "[class*=cookiebanner]", "[id*=cookiebot i]", "[class*=gdpr]", "[class*=consent-]",
-    ".cc-window", ".cc-banner",
+    "[class*=cookie i]", "[id*=cookie i]", '[aria-label*="cookie" i]', "[class*=gdpr i]",
+    "[class*=consent-banner i]", "[class*=consent-manager i]", ".cc-window", ".cc-banner",
     # Newsletter, subscription and opt-in boxes.
-    "[class*=newsletter]", "[id*=newsletter]", "[class*=subscribe]", "[class*=signup]",
-    "[class*=mc4wp]", "#mc_embed_signup", "[class*=optin]",
+    "[class*=newsletter i]", "[id*=newsletter i]", "[class*=subscribe i]", "[class*=signup i]",
+    "[class*=mc4wp]", "#mc_embed_signup", "[class*=optin i]",
     # Advertising.
-    ".ad", ".ads", ".advert", ".advertisement", "[class*=advert]", ".adsbygoogle",
+    ".ad", ".ads", ".advert", ".advertisement", "[class*=advert i]", ".adsbygoogle",
     "[id*=div-gpt-ad]", "[class^=ad-]", ".ad-container", ".ad-slot",
     # Lists of other posts that are not in-article "See also" boxes.
-    "[class*=recent-posts]", "[class*=popular-posts]", ".wp-block-latest-posts",
+    "[class*=recent-posts i]", "[class*=popular-posts i]", ".wp-block-latest-posts",
     # Rating widgets and print/email links.
-    "[class*=star-rating]", "[class*=post-ratings]", ".print-link",
+    "[class*=star-rating i]", "[class*=post-ratings i]", "[class*=printlink i]", "[class*=print-link i]",
+    "[class*=print-button i]", 'a[href^="javascript:" i]',
 )  # fmt: skip
 
 RELATED_RULES: tuple[str, ...] = (
     # In-article link boxes: kept as `Article.related`, removed from the text.
-    "[class*=see-also]", "[class*=seealso]", "[class*=related]", "[id*=related]",
-    "[class*=also-read]", "[class*=read-also]", "[class*=read-more]", "[class*=yarpp]",
+    "[class*=see-also i]", "[class*=seealso i]", "[class*=related i]", "[id*=related i]",
+    "[class*=also-read i]", "[class*=read-also i]", "[class*=read-more i]", "[class*=readmore i]",
+    "[class*=yarpp]",
 )  # fmt: skip
 
 # The label of a link box without a telling class: "See also: <a>…</a>".
@@ -90,10 +97,19 @@ RELATED_LABEL = re.compile(
 )
 LABEL_BOX_TAGS = frozenset({"p", "div", "section", "aside"})
 _LINK_LIST_TAGS = frozenset({"ul", "ol", "div", "p"})
+_MAX_LABEL = 40
 _MAX_BOX_EXTRA_CHARS = 40  # text beside the label and the links a link box may carry
 _CONTENT_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
 _KEEP_FOOTER_IN = frozenset({"blockquote", "figure"})
 _SITE_HEADER = re.compile(r"site|masthead|banner|top-?bar", re.I)
+_PAGE_HEADER = re.compile(r"(?:entry|post|article|page|site)[-_]?header|masthead", re.I)
+_CHROME_TAGS = frozenset({"aside", "nav"})
+_CHROME_ROLES = frozenset({"complementary", "navigation", "banner", "contentinfo", "search"})
+_CHROME_NAMES = re.compile(
+    r"sidebar|widget-area|comments|related|recent-posts|popular|site-footer|colophon|site-header|"
+    r"masthead|breadcrumb|cookie|newsletter",
+    re.I,
+)
 _SKIP_HREF = re.compile(r"\s*(?:#|javascript:|mailto:|tel:|data:)", re.I)
 
 
@@ -117,17 +133,20 @@ def class_text(el: Tag) -> str:
     return value if isinstance(value, str) else " ".join(value)
 
 
-def first_text(el: Tag, limit: int = 200) -> str:
-    """The first non-blank string inside `el`, stripped (searching at most `limit` nodes)."""
-    node, end, up = el.next_element, el.next_sibling, el
-    while end is None and up.parent is not None:
-        up = up.parent
-        end = up.next_sibling
-    while node is not None and node is not end and limit > 0:
-        if type(node) is NavigableString and not node.isspace():
-            return node.strip()
-        node = node.next_element
+def first_text(el: Tag, limit: int = 8) -> str:
+    """The first non-blank string inside `el`, stripped, looking at no more than `limit` nodes."""
+    stack: list[Iterator[PageElement]] = [iter(el.contents)]
+    while stack and limit > 0:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+            continue
         limit -= 1
+        if type(node) is NavigableString:
+            if not node.isspace():
+                return node.strip()
+        elif isinstance(node, Tag) and node.name not in NO_TEXT_TAGS:
+            stack.append(iter(node.contents))
     return ""
 
 
@@ -149,8 +168,14 @@ def label_box_links(el: Tag, base_url: str) -> list[Link] | None:
     """The links of a labelled box ("See also: …"), or None when `el` is not such a box."""
     if el.name not in LABEL_BOX_TAGS:
         return None
-    label = first_text(el, limit=20)
-    if not label or len(label) > 40 or RELATED_LABEL.fullmatch(label) is None:
+    first = el.contents[0] if el.contents else None
+    if type(first) is NavigableString and not first.isspace():
+        if len(first) > _MAX_LABEL * 2:  # a paragraph, not a label: the common case, decided cheaply
+            return None
+        label = first.strip()
+    else:
+        label = first_text(el)
+    if not label or len(label) > _MAX_LABEL or RELATED_LABEL.fullmatch(label) is None:
         return None
     links = box_links(el, base_url)
     if not links:
@@ -201,24 +226,36 @@ class Cleaner:
             return False
         name = el.name
         if name == "header":
-            return el.find(self._content_headings) is None
+            # A section's own header (`<section><header><h2>`) holds content; the article's
+            # header (with the title, read before this) and the site's banner do not.
+            return (
+                _PAGE_HEADER.search(f"{el.get('id') or ''} {class_text(el)}") is not None
+                or el.find("h1") is not None
+                or el.find(self._content_headings) is None
+            )
         if name == "footer":
             parent = el.parent
             return parent is None or parent.name not in _KEEP_FOOTER_IN
         return True
 
-    def inside_removed(self, el: Tag, max_depth: int = 1_000_000) -> bool:
-        """Whether `el` or one of its ancestors (up to `max_depth` levels) is chrome the rules remove."""
-        node: Tag | None = el
-        while node is not None and node.name not in ("body", "[document]") and max_depth > 0:
-            max_depth -= 1
-            if node.name == "header":
-                if _is_site_header(node):
-                    return True
-            elif self._remove.matches(node):
-                return True
-            node = node.parent
-        return False
+
+def in_page_chrome(el: Tag, max_depth: int = 100) -> bool:
+    """Whether `el` sits in page chrome (sidebar, navigation, banner, comments, related posts).
+
+    Narrower than the removal rules, which also drop `.widget` and friends that some
+    platforms (Blogger) wrap around the article itself.
+    """
+    node: Tag | None = el
+    while node is not None and max_depth > 0 and node.name not in ("body", "[document]"):
+        max_depth -= 1
+        if node.name in _CHROME_TAGS or node.get("role") in _CHROME_ROLES:
+            return True
+        if node.attrs and _CHROME_NAMES.search(f"{node.get('id') or ''} {class_text(node)}"):
+            return True
+        if node.name == "header" and _is_site_header(node):
+            return True
+        node = node.parent
+    return False
 
 
 @lru_cache(maxsize=16)

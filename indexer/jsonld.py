@@ -109,7 +109,9 @@ def read_linked_data(blocks: list[str]) -> LinkedData:
             for q in entities if isinstance(entities, list) else [entities]:
                 if isinstance(q, dict) and (name := html_to_text(_string(q.get("name")))):
                     ld.faq.append((name.replace("\n", " "), _answer(q)))
-        stack.extend(reversed([v for k, v in value.items() if isinstance(v, (dict, list)) and k != "mainEntity"]))
+        stack.extend(
+            reversed([v for k, v in value.items() if isinstance(v, (dict, list)) and k != "mainEntity"])
+        )
         if "FAQPage" not in types and isinstance(value.get("mainEntity"), (dict, list)):
             stack.append(value["mainEntity"])
     for obj in (article, page):

@@ -16,23 +16,25 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
-from indexer.clean import Cleaner, class_text
+from indexer.clean import class_text, in_page_chrome
 from indexer.jsonld import LinkedData, read_linked_data
 from indexer.text import element_text, norm
 
 # Containers of the article text, most specific first: (tier, how it is recognised).
 CONTENT_CLASSES = frozenset({
     "entry-content", "post-content", "article-content", "article-body", "article__body",
-    "post-body", "post__content", "entry__content", "td-post-content", "single-post-content",
-    "blog-post-content", "post-entry",
+    "article__content", "post-body", "post__content", "entry__content", "td-post-content",
+    "single-post-content", "blog-post-content", "post-entry", "post-full-content", "gh-content",
+    "story-body", "c-article-body", "field--name-body", "rich-text",
 })  # fmt: skip
+# What marks the element holding one whole post, when it is not an <article>.
+_ENTRY_CLASSES = frozenset({"hentry", "h-entry", "type-post", "post-outer"})
 TIER_ITEMPROP, TIER_CLASS, TIER_ARTICLE, TIER_ROLE_MAIN, TIER_MAIN = range(5)
 
 _TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " · ", " :: ", " » ", " / ")
 _ISO_DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
 )
-_SIDEBAR = re.compile(r"widget|sidebar|comment|related|recent|popular|colophon|site-footer", re.I)
 _ID_SEGMENT = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -164,7 +166,9 @@ def article_id_for(url: str, source: str) -> str:
     """The stable article id: the canonical URL's path (else host), else the source path."""
     if url:
         parts = urlsplit(url)
-        found = clean_id(unquote(parts.path)) or clean_id(unquote(parts.query)) or clean_id(parts.hostname or "")
+        found = (
+            clean_id(unquote(parts.path)) or clean_id(unquote(parts.query)) or clean_id(parts.hostname or "")
+        )
         if found:
             return found
     return clean_id(re.sub(r"\.html?$", "", source.strip(), flags=re.I)) or "article"
@@ -194,11 +198,20 @@ def _dedupe(values: list[str]) -> tuple[str, ...]:
 
 
 def article_scope(container: Tag) -> Tag | None:
-    """The `<article>` holding the content container (itself included), if there is one."""
+    """The element holding the whole post (an `<article>`, an h-entry, a schema.org
+    BlogPosting) around the content container, itself included, if there is one."""
     node: Tag | None = container
     while node is not None:
         if node.name == "article":
             return node
+        attrs = node.attrs
+        if attrs:
+            classes = attrs.get("class")
+            kind = attrs.get("itemtype")
+            if (classes and not _ENTRY_CLASSES.isdisjoint(classes)) or (
+                isinstance(kind, str) and ("Article" in kind or "BlogPosting" in kind)
+            ):
+                return node
         node = node.parent
     return None
 
@@ -212,17 +225,8 @@ def _inside(el: Tag, scope: Tag) -> bool:
     return False
 
 
-def _in_sidebar(el: Tag) -> bool:
-    node = el.parent
-    while node is not None:
-        if node.name in ("aside", "nav") or _SIDEBAR.search(f"{node.get('id') or ''} {class_text(node)}"):
-            return True
-        node = node.parent
-    return False
-
-
 def _in_article(el: Tag, scope: Tag | None) -> bool:
-    return _inside(el, scope) if scope is not None else not _in_sidebar(el)
+    return _inside(el, scope) if scope is not None else not in_page_chrome(el)
 
 
 def title_h1(page: PageScan, container: Tag) -> Tag | None:
@@ -234,10 +238,10 @@ def title_h1(page: PageScan, container: Tag) -> Tag | None:
     return None
 
 
-def _fallback_h1(page: PageScan, cleaner: Cleaner) -> str:
+def _fallback_h1(page: PageScan) -> str:
     for h1 in page.h1s:
         text = element_text(h1)
-        if text and not cleaner.inside_removed(h1):
+        if text and not in_page_chrome(h1):
             return text
     return ""
 
@@ -261,7 +265,7 @@ def _dates(page: PageScan, scope: Tag | None, ld: LinkedData) -> tuple[str | Non
 
 
 def read_metadata(
-    page: PageScan, container: Tag, title_el: Tag | None, cleaner: Cleaner, *, source: str, fallback_url: str
+    page: PageScan, container: Tag, title_el: Tag | None, *, source: str, fallback_url: str
 ) -> Metadata:
     """The article's id, title, URL, categories, tags, dates, description and language."""
     ld = read_linked_data(page.ld_blocks)
@@ -272,7 +276,7 @@ def read_metadata(
         (element_text(title_el) if title_el is not None else "")
         or page.meta("og:title")
         or ld.headline
-        or _fallback_h1(page, cleaner)
+        or _fallback_h1(page)
         or strip_site_suffix(page.title_tag, site_name)
     )
     scope = article_scope(container)

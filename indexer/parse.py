@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from bs4 import BeautifulSoup, Tag
 
-from indexer.clean import Cleaner, cleaner_for
+from indexer.clean import cleaner_for, in_page_chrome
 from indexer.decode import binary_reason, decode_html, looks_like_html
 from indexer.meta import TIER_MAIN, PageScan, read_metadata, scan, title_h1
 from indexer.sections import split_sections
@@ -27,13 +27,13 @@ _MIN_PARAGRAPH = 25  # characters: shorter paragraphs say nothing about where th
 _MAX_ANCESTORS = 100
 
 
-def _candidate_container(page: PageScan, cleaner: Cleaner) -> Tag | None:
+def _candidate_container(page: PageScan) -> Tag | None:
     """The most specific content container with text, skipping those inside page chrome."""
     by_tier: dict[int, list[Tag]] = {}
     for tier, el in page.candidates:
         by_tier.setdefault(tier, []).append(el)
     for tier in range(TIER_MAIN + 1):
-        found = [el for el in by_tier.get(tier, ()) if not cleaner.inside_removed(el)]
+        found = [el for el in by_tier.get(tier, ()) if not in_page_chrome(el)]
         if not found:
             continue
         sizes = [(text_length(el), n, el) for n, el in enumerate(found)]
@@ -43,12 +43,12 @@ def _candidate_container(page: PageScan, cleaner: Cleaner) -> Tag | None:
     return None
 
 
-def _density_container(root: Tag, cleaner: Cleaner) -> Tag:
+def _density_container(root: Tag) -> Tag:
     """Without semantic markup: the element whose own paragraphs hold the most text."""
     scores: dict[int, tuple[float, Tag]] = {}
     for p in root.find_all("p"):
         size = text_length(p)
-        if size < _MIN_PARAGRAPH or cleaner.inside_removed(p, max_depth=_MAX_ANCESTORS):
+        if size < _MIN_PARAGRAPH or in_page_chrome(p, max_depth=_MAX_ANCESTORS):
             continue
         for parent, weight in ((p.parent, 1.0), (p.parent.parent if p.parent else None, 0.5)):
             if parent is not None:
@@ -66,7 +66,9 @@ def _to_text(data: bytes | str, settings: Settings) -> str:
         text = decode_html(bytes(data))
     else:
         if len(data) > settings.max_file_bytes:
-            raise BadInput(f"input too large ({len(data)} characters; the limit is {settings.max_file_bytes})")
+            raise BadInput(
+                f"input too large ({len(data)} characters; the limit is {settings.max_file_bytes})"
+            )
         text = data
     if not text.strip():
         raise BadInput("empty input")
@@ -94,22 +96,20 @@ def _parse(text: str, *, source: str, fallback_url: str, settings: Settings) -> 
     soup = BeautifulSoup(text, "lxml")
     page = scan(soup)
     cleaner = cleaner_for(tuple(settings.remove_selectors), tuple(settings.split_levels))
-    container = _candidate_container(page, cleaner)
+    container = _candidate_container(page)
     if container is None:
         root = page.body or soup
-        container = _density_container(root, cleaner)
+        container = _density_container(root)
     heading_el = title_h1(page, container)
-    meta = read_metadata(page, container, heading_el, cleaner, source=source, fallback_url=fallback_url)
-    skip = cleaner.complex_removals(container)
-    if heading_el is not None:
-        skip.add(id(heading_el))
+    meta = read_metadata(page, container, heading_el, source=source, fallback_url=fallback_url)
     split = split_sections(
         container,
         title=meta.title or source,
+        title_el=heading_el,
         url=meta.url,
         split_levels=tuple(settings.split_levels),
         cleaner=cleaner,
-        skip=skip,
+        skip=cleaner.complex_removals(container),
         page_ids=page.ids,
         linked_faq=meta.faq,
     )

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -85,6 +86,13 @@ def vocabulary(article: Article) -> tuple[str, ...]:
     return tuple(found)
 
 
+def fallback_url(source: Source, settings: Settings) -> str:
+    """The URL of a page without a canonical link: under the site's base URL when set, else file://."""
+    if settings.base_url:
+        return settings.base_url.rstrip("/") + "/" + quote(source.rel)
+    return source.path.resolve().as_uri()
+
+
 def parse_one(job: tuple[Source, bytes, str, Settings]) -> Parsed:
     """Parse one source (runs in a worker process)."""
     source, data, digest, settings = job
@@ -93,7 +101,7 @@ def parse_one(job: tuple[Source, bytes, str, Settings]) -> Parsed:
             if source.record is not None:
                 article = article_from_record(data, source)
             else:
-                article = parse_article(data, source=source.rel, fallback_url=source.path.resolve().as_uri(),
+                article = parse_article(data, source=source.rel, fallback_url=fallback_url(source, settings),
                                         settings=settings)
             return Parsed(source, digest, article, None, vocabulary(article))
     except BadInput as e:

@@ -6,25 +6,21 @@ related links, headings at `split_levels` open sections, and FAQ questions open 
 entries. Lists give one line per item, tables one line per row (cells joined by " | "),
 `<pre>` keeps its lines. Text before the first heading is the lead.
 
-Rules chosen here:
-- lead: kind "lead", heading = the article title, breadcrumb (), anchor "lead", deep link = URL;
-- a section without text of its own is dropped, but its heading stays in the
-  breadcrumbs of its subsections;
-- an FAQ entry's breadcrumb is its section's breadcrumb plus the question.
+The rules for the lead, empty sections and breadcrumbs are in `indexer.outline`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bs4.element import NavigableString, PageElement, Tag
 
 from indexer import faq
-from indexer.anchors import LEAD_ANCHOR, Anchors, id_link, page_url, text_fragment_link
 from indexer.clean import LABEL_BOX_TAGS, RELATED_LABEL, Cleaner, Link, box_links, label_box_links, links_only
+from indexer.outline import Draft, finish, merge_linked_faq
 from indexer.text import BLOCK_TAGS, INVISIBLE, NO_TEXT_TAGS, element_text
-from kb.models import Section, SectionKind
+from kb.models import Section
 
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _ANCHOR_CHILDREN = frozenset({"a", "span"})
@@ -37,19 +33,6 @@ _BOILERPLATE_LINE = re.compile(
 
 # What leaving an element must undo.
 _F_BLOCK, _F_ROW, _F_PRE, _F_FAQ, _F_QA, _F_SECTION = 1, 2, 4, 8, 16, 32
-
-
-@dataclass(eq=False, slots=True)
-class Draft:
-    """A section while it is being filled."""
-
-    heading: str
-    crumb: tuple[str, ...]
-    kind: SectionKind
-    level: int
-    element_id: str
-    faq_zone: bool  # questions may open here: an FAQ section, its subsections, an FAQ entry
-    lines: list[str] = field(default_factory=list)
 
 
 def _heading_id(h: Tag) -> str:
@@ -74,9 +57,17 @@ def _heading_id(h: Tag) -> str:
 
 class _Walker:
     def __init__(
-        self, *, title: str, url: str, levels: frozenset[int], cleaner: Cleaner, skip: set[int]
+        self,
+        *,
+        title: str,
+        title_el: Tag | None,
+        url: str,
+        levels: frozenset[int],
+        cleaner: Cleaner,
+        skip: set[int],
     ) -> None:
         self.title = title
+        self.title_el = title_el
         self.url = url
         self.levels = levels
         self.cleaner = cleaner
@@ -93,7 +84,7 @@ class _Walker:
         self.pre = 0
         self.faq_marks = 0  # depth inside elements whose class/id says "faq"
         self.qa_lists = 0
-        self.sections: list[list[str]] = []  # enclosing <section>s: [id, "" once a heading used it]
+        self.sections: list[list[str]] = []  # enclosing <section>s: [id, "used" once a heading took it]
         self.related: dict[str, Link] = {}
 
     # -- text -------------------------------------------------------------------------
@@ -139,7 +130,8 @@ class _Walker:
     def open_faq(self, question: str, element_id: str, owner: Tag | None) -> None:
         self.close_faq()
         self.flush()
-        base = self.section
+        # A question met inside another question's section is its sibling, not its child.
+        base = next((d for d in reversed(self.stack) if d.kind != "faq"), self.lead)
         d = Draft(question, (*base.crumb, question), "faq", 99, element_id, True)
         self.drafts.append(d)
         self.current, self.faq_owner, self.faq_open = d, owner, True
@@ -165,6 +157,7 @@ class _Walker:
         if not text:
             return
         if level == 1 and text.casefold() == self.title.casefold():
+            self.title_reached()
             return
         if self.cells is not None or level not in self.levels:
             self.flush()
@@ -194,6 +187,12 @@ class _Walker:
         self.stack.append(d)
         self.current = d
 
+    def title_reached(self) -> None:
+        """Text before the title inside the container is a kicker, breadcrumb or date: drop it."""
+        if self.current is self.lead:
+            self.line.clear()
+            self.lead.lines.clear()
+
     def add_related(self, links: list[Link]) -> None:
         for link in links:
             self.related.setdefault(link.url, link)
@@ -203,6 +202,9 @@ class _Walker:
         """Handle entering an element: -1 to skip its subtree, else what leaving it must undo."""
         name = node.name
         if name in NO_TEXT_TAGS or id(node) in self.skip:
+            return -1
+        if node is self.title_el:
+            self.title_reached()
             return -1
         if node.attrs and self.cleaner.is_related(node):
             self.add_related(box_links(node, self.url))
@@ -293,7 +295,7 @@ class _Walker:
             if type(node) is NavigableString:
                 if self.pre:
                     self.text(node)
-                else:
+                elif self.frag or not node.isspace():  # leading blanks of a line do not matter
                     self.frag.append(node)
             elif type(node) is Tag:
                 flags = self.enter(node)
@@ -308,45 +310,6 @@ class _Walker:
         self.flush()
 
 
-def _merge_linked_faq(drafts: list[Draft], pairs: tuple[tuple[str, str], ...]) -> None:
-    """Add FAQPage JSON-LD pairs the HTML did not show as FAQ; mark matching sections as FAQ."""
-    if not pairs:
-        return
-    by_question = {faq.question_key(d.heading): d for d in drafts[1:]}
-    parent = next((d for d in drafts if d.kind == "section" and faq.is_faq_title(d.heading)), None)
-    for question, answer in pairs:
-        known = by_question.get(faq.question_key(question))
-        if known is not None:
-            known.kind = "faq"
-            continue
-        if not answer:
-            continue
-        crumb = (*(parent.crumb if parent else ()), question)
-        d = Draft(question, crumb, "faq", 99, "", True, answer.split("\n"))
-        drafts.append(d)
-        by_question[faq.question_key(question)] = d
-
-
-def _finish(drafts: list[Draft], url: str, page_ids: set[str]) -> list[Section]:
-    anchors = Anchors(page_ids)
-    out: list[Section] = []
-    for i, d in enumerate(drafts):
-        if not d.lines:
-            continue
-        text = "\n".join(d.lines)
-        if i == 0:
-            out.append(Section(LEAD_ANCHOR, d.heading, (), "lead", text, page_url(url)))
-            continue
-        if d.element_id:
-            anchor = d.element_id if anchors.real(d.element_id) else anchors.generate(d.heading)
-            link = id_link(url, d.element_id)
-        else:
-            anchor = anchors.generate(d.heading)
-            link = text_fragment_link(url, d.heading)
-        out.append(Section(anchor, d.heading, d.crumb, d.kind, text, link))
-    return out
-
-
 @dataclass(frozen=True)
 class Split:
     """The splitter's result: sections in document order and the related links found."""
@@ -359,6 +322,7 @@ def split_sections(
     container: Tag,
     *,
     title: str,
+    title_el: Tag | None,
     url: str,
     split_levels: tuple[int, ...],
     cleaner: Cleaner,
@@ -367,7 +331,9 @@ def split_sections(
     linked_faq: tuple[tuple[str, str], ...] = (),
 ) -> Split:
     """Walk the content container once and return its sections and related links."""
-    walker = _Walker(title=title, url=url, levels=frozenset(split_levels), cleaner=cleaner, skip=skip)
+    walker = _Walker(
+        title=title, title_el=title_el, url=url, levels=frozenset(split_levels), cleaner=cleaner, skip=skip
+    )
     walker.run(container)
-    _merge_linked_faq(walker.drafts, linked_faq)
-    return Split(tuple(_finish(walker.drafts, url, page_ids)), tuple(walker.related.values()))
+    merge_linked_faq(walker.drafts, linked_faq)
+    return Split(finish(walker.drafts, url, page_ids), tuple(walker.related.values()))

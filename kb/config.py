@@ -12,6 +12,9 @@ TOML config file (`KB_CONFIG` or `--config`) adds removal selectors, synonyms an
     synonyms = "my-synonyms.txt"                       # relative to the config file
     max_query_chars = 500
 
+    [index]
+    base_url = "https://www.example.com/"              # URL of the articles folder, for pages without a canonical link
+
     [web]
     cors_origins = ["https://www.example.com"]
 """
@@ -35,6 +38,7 @@ class Settings:
 
     index_dir: Path = Path(".kb-index")
     articles_dir: Path | None = None
+    base_url: str | None = None  # the site's URL for the articles folder: links for pages without a canonical
     remove_selectors: tuple[str, ...] = ()
     split_levels: tuple[int, ...] = (2, 3, 4)
     max_file_bytes: int = 10 * MB
@@ -65,6 +69,8 @@ class Settings:
             changes["index_dir"] = Path(v)
         if (v := get("ARTICLES_DIR")) is not None:
             changes["articles_dir"] = Path(v)
+        if (v := get("BASE_URL")) is not None:
+            changes["base_url"] = v
         if (v := get("SYNONYMS")) is not None:
             changes["synonyms_file"] = Path(v)
         if (v := get("ADMIN_TOKEN")) is not None:
@@ -97,7 +103,7 @@ class Settings:
         known = {"parse": {"remove", "split_levels", "max_file_mb", "timeout_s"},
                  "search": {"synonyms", "max_query_chars"},
                  "web": {"cors_origins", "max_body_mb"},
-                 "index": {"dir", "articles"}}
+                 "index": {"dir", "articles", "base_url"}}
         for table, values in data.items():
             if table not in known or not isinstance(values, dict):
                 raise ConfigError(f"{path}: unknown table [{table}] (known: {', '.join(sorted(known))})")
@@ -124,6 +130,8 @@ class Settings:
             changes["synonyms_file"] = here / str(search["synonyms"])
         if "dir" in index:
             changes["index_dir"] = here / str(index["dir"])
+        if "base_url" in index:
+            changes["base_url"] = str(index["base_url"])
         if "articles" in index:
             changes["articles_dir"] = here / str(index["articles"])
         return cls().with_(**changes)

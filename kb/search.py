@@ -170,14 +170,17 @@ class KnowledgeBase:
 
     def search(self, query: str, *, page: int = 1, per_page: int = 10, categories: Sequence[str] = (),
                tags: Sequence[str] = (), kinds: Sequence[str] = (), group: str | None = None,
-               snippets_on: bool = True, facets_on: bool = True) -> SearchPage:
-        """Search sections; any string at all gives a page of results or an empty one."""
+               snippets_on: bool = True, facets_on: bool = True, exact: bool = False) -> SearchPage:
+        """Search sections; any string at all gives a page of results or an empty one.
+
+        `exact` turns spelling correction off ("search instead for ...").
+        """
         started = time.perf_counter()
         page, per_page = max(1, int(page)), max(1, min(100, int(per_page)))
         parsed = parse(query, self.settings.max_query_chars)
         snap = self._snapshot()
         with snap.searcher() as s:
-            prep = self._prepare(parsed, s, snap, categories, tags, kinds)
+            prep = self._prepare(parsed, s, snap, categories, tags, kinds, exact)
             if prep.query is None:
                 ranked: list[tuple[float, int]] = []
             else:
@@ -210,14 +213,14 @@ class KnowledgeBase:
         return all(any(s.doc_frequency(f, st) for f in TEXT_FIELDS) for st in stems)
 
     def _prepare(self, parsed: ParsedQuery, s: Searcher, snap: _Snapshot, categories: Sequence[str],
-                 tags: Sequence[str], kinds: Sequence[str]) -> Prepared:
+                 tags: Sequence[str], kinds: Sequence[str], exact: bool = False) -> Prepared:
         r = self.ranking
         corrected_text = parsed.cleaned
         corrected = False
         words: list[str] = []
         for w in reversed(parsed.words):  # right to left keeps earlier offsets valid
             folded = text.fold(w.text)
-            if not folded.isdigit() and not self._known(s, folded):
+            if not exact and not folded.isdigit() and not self._known(s, folded):
                 fix = snap.corrector(self.synonyms).correct(folded)
                 if fix is not None:
                     corrected_text = corrected_text[:w.start] + fix + corrected_text[w.end:]

@@ -1,0 +1,71 @@
+"""Parse stage, outline: sections being filled, then finished into `kb.models.Section`s.
+
+Rules chosen here:
+- the lead (text before the first heading) has kind "lead", the article title as heading,
+  breadcrumb (), anchor "lead" and the page URL as deep link; without text it is dropped;
+- a section without text of its own is dropped, but its heading stays in the
+  breadcrumbs of its subsections (breadcrumbs are built while walking, not from output);
+- an FAQ entry's breadcrumb is the enclosing non-FAQ section's breadcrumb plus the question;
+- FAQPage JSON-LD adds the questions the HTML did not show, and turns a plain section
+  whose heading is one of its questions into an FAQ entry; nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from indexer import faq
+from indexer.anchors import LEAD_ANCHOR, Anchors, id_link, page_url, text_fragment_link
+from kb.models import Section, SectionKind
+
+
+@dataclass(eq=False, slots=True)
+class Draft:
+    """A section while it is being filled."""
+
+    heading: str
+    crumb: tuple[str, ...]
+    kind: SectionKind
+    level: int
+    element_id: str
+    faq_zone: bool  # questions may open here: an FAQ section, its subsections, an FAQ entry
+    lines: list[str] = field(default_factory=list)
+
+
+def merge_linked_faq(drafts: list[Draft], pairs: tuple[tuple[str, str], ...]) -> None:
+    """Add FAQPage JSON-LD pairs the HTML did not show; mark sections they name as FAQ."""
+    if not pairs:
+        return
+    by_question = {faq.question_key(d.heading): d for d in drafts[1:] if d.lines}
+    parent = next((d for d in drafts[1:] if d.kind == "section" and faq.is_faq_title(d.heading)), None)
+    for question, answer in pairs:
+        key = faq.question_key(question)
+        known = by_question.get(key)
+        if known is not None:
+            known.kind = "faq"
+        elif answer:
+            crumb = (*(parent.crumb if parent else ()), question)
+            by_question[key] = Draft(question, crumb, "faq", 99, "", True, answer.split("\n"))
+            drafts.append(by_question[key])
+
+
+def finish(drafts: list[Draft], url: str, page_ids: set[str]) -> tuple[Section, ...]:
+    """The drafts that have text, as sections with unique anchors and deep links; the first draft is the lead."""
+    anchors = Anchors(page_ids)
+    out: list[Section] = []
+    for i, d in enumerate(drafts):
+        if not d.lines:
+            continue
+        text = "\n".join(d.lines)
+        if i == 0:
+            out.append(Section(LEAD_ANCHOR, d.heading, (), "lead", text, page_url(url)))
+            continue
+        if d.element_id:
+            # A repeated id still links to the page, but the local view needs its own anchor.
+            anchor = d.element_id if anchors.real(d.element_id) else anchors.generate(d.heading)
+            link = id_link(url, d.element_id)
+        else:
+            anchor = anchors.generate(d.heading)
+            link = text_fragment_link(url, d.heading)
+        out.append(Section(anchor, d.heading, d.crumb, d.kind, text, link))
+    return tuple(out)
