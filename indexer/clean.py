@@ -10,7 +10,7 @@ Two tags carry an exception instead of a rule: a `<header>` that holds a content
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urljoin
@@ -34,8 +34,8 @@ REMOVE_RULES: tuple[str, ...] = (
     '[role="contentinfo"]', '[role="complementary"]', '[role="search"]', ".sidebar",
     "#sidebar", ".widget", ".widget-area", ".site-header", ".site-footer", ".menu",
     # Tables of contents: Easy TOC, Rank Math, Yoast, LuckyWP, TOC+ and hand-made ones.
-    "#toc", ".toc", "[class*=ez-toc]", "[id*=ez-toc]", "#toc_container", ".toc_container", "[class*=rank-math-toc]",
-    ".yoast-table-of-contents", ".lwptoc", "[class*=table-of-contents i]",
+    "#toc", ".toc", "[class*=ez-toc]", "[id*=ez-toc]", "#toc_container", ".toc_container",
+    "[class*=rank-math-toc]", ".yoast-table-of-contents", ".lwptoc", "[class*=table-of-contents i]",
     "[class*=tableofcontents i]",
     # Breadcrumbs.
     "[class*=breadcrumb i]", "[id*=breadcrumb i]", '[aria-label*="breadcrumb" i]',
@@ -53,9 +53,9 @@ REMOVE_RULES: tuple[str, ...] = (
     'a[rel~="next"]',
     # Bylines, kickers, post meta, and category/tag lists (read as metadata before this).
     "[class*=byline i]", "[class*=-meta i]", "[class*=_meta i]", ".posted-on", ".author",
-    ".author-box", ".category", ".categories", ".post-category", ".entry-category",
-    "[class*=categories-list i]", "[class*=blog-categories i]",
-    "[class*=author-bio i]", "[class*=about-author i]", "[class*=author-info i]",
+    ".author-box", "[class*=author-bio i]", "[class*=about-author i]", "[class*=author-info i]",
+    ".category", ".categories", ".post-category", ".entry-category", "[class*=categories-list i]",
+    "[class*=blog-categories i]",
     "[rel~=author]", "[class*=kicker i]", "[class*=eyebrow i]", ".entry-footer", ".post-footer",
     ".cat-links", ".tags-links", "[class*=-tags i]", ".tags", ".post-categories",
     "[class*=field-tags]", "a[rel~=tag]", "a[rel~=category]", ".edit-link", ".post-edit-link",
@@ -77,8 +77,8 @@ REMOVE_RULES: tuple[str, ...] = (
     # Lists of other posts that are not in-article "See also" boxes.
     "[class*=recent-posts i]", "[class*=popular-posts i]", ".wp-block-latest-posts",
     # Rating widgets and print/email links.
-    "[class*=star-rating i]", "[class*=post-ratings i]", "[class*=printlink i]", "[class*=print-link i]",
-    "[class*=print-button i]", 'a[href^="javascript:" i]',
+    "[class*=star-rating i]", "[class*=post-ratings i]", "[class*=printlink i]",
+    "[class*=print-link i]", "[class*=print-button i]", 'a[href^="javascript:" i]',
 )  # fmt: skip
 
 RELATED_RULES: tuple[str, ...] = (
@@ -207,8 +207,8 @@ class Cleaner:
     """The removal and related-box rules for one set of settings."""
 
     def __init__(self, extra_selectors: Iterable[str], split_levels: Iterable[int]) -> None:
-        self._remove = SelectorSet((*REMOVE_RULES, *extra_selectors))
-        self._related = SelectorSet(RELATED_RULES)
+        self._remove = SelectorSet(extra_selectors, checked=REMOVE_RULES)
+        self._related = SelectorSet((), checked=RELATED_RULES)
         levels = {n for n in split_levels if 2 <= n <= 6}
         self._content_headings = [h for h in _CONTENT_HEADINGS if int(h[1]) in levels] or ["h2"]
 
@@ -216,9 +216,12 @@ class Cleaner:
         """`id()`s of elements under `root` removed by rules that need a soupsieve pass."""
         return self._remove.select(root)
 
-    def is_related(self, el: Tag) -> bool:
-        """Whether `el` is a related-links box by its class or id."""
-        return bool(el.attrs) and self._related.matches(el)
+    def matchers(self) -> tuple[Callable[[Tag], bool], Callable[[Tag], bool]]:
+        """The raw related-box and removal matchers, for the walk's hot loop.
+
+        A removal match on a `<header>` or `<footer>` must still be confirmed by `removes`.
+        """
+        return self._related.matches, self._remove.matches
 
     def removes(self, el: Tag) -> bool:
         """Whether a removal rule drops `el`, minus the header/footer exceptions."""

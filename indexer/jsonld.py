@@ -20,7 +20,7 @@ _ARTICLE_TYPES = frozenset({
 })  # fmt: skip
 _PAGE_TYPES = frozenset({"WebPage", "ItemPage", "AboutPage", "CollectionPage"})
 _MAX_NODES = 20_000  # a hostile JSON-LD blob cannot make the walk unbounded
-_WRAPPER = re.compile(r"^\s*(?:<!--|/\*\s*<!\[CDATA\[\s*\*/)|(?:-->|/\*\s*\]\]>\s*\*/)\s*$")
+_WRAPPERS = (("<!--", "-->"), ("/*<![CDATA[*/", "/*]]>*/"), ("<![CDATA[", "]]>"))
 _BREAK = re.compile(r"<\s*(?:br|/p|/li|/div|/h[1-6]|/tr|/dd|/dt)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 
@@ -78,8 +78,12 @@ def _answer(question: dict[str, Any]) -> str:
 
 
 def _load(raw: str) -> Any:
+    text = raw.strip()
+    for start, end in _WRAPPERS:  # old CMS templates wrap JSON in comments or CDATA
+        if text.startswith(start) and text.endswith(end):
+            text = text[len(start) : -len(end)]
     try:
-        return json.loads(_WRAPPER.sub("", raw), strict=False)
+        return json.loads(text, strict=False)
     except (ValueError, RecursionError):
         return None
 

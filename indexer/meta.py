@@ -233,7 +233,7 @@ def title_h1(page: PageScan, container: Tag) -> Tag | None:
     """The article's own `<h1>`: in its `<article>` (or the container), not in page chrome."""
     scope = article_scope(container) or container
     for h1 in page.h1s:
-        if _inside(h1, scope) and element_text(h1):
+        if _inside(h1, scope) and element_text(h1) and not in_page_chrome(h1):
             return h1
     return None
 
@@ -249,6 +249,7 @@ def _fallback_h1(page: PageScan) -> str:
 def _dates(page: PageScan, scope: Tag | None, ld: LinkedData) -> tuple[str | None, str | None]:
     published = [page.meta("article:published_time", "datepublished", "og:published_time")]
     modified = [page.meta("article:modified_time", "datemodified", "og:updated_time")]
+    unmarked: list[str] = []
     for t in page.times:
         value = t.get("datetime")
         if not isinstance(value, str) or not _in_article(t, scope):
@@ -258,10 +259,16 @@ def _dates(page: PageScan, scope: Tag | None, ld: LinkedData) -> tuple[str | Non
             modified.append(value)
         elif "published" in marks or "entry-date" in marks:
             published.append(value)
+        else:
+            unmarked.append(value)
     published.append(ld.published)
     modified.append(ld.modified)
-    first = (next((d for v in values if v and (d := iso_date(v))), None) for values in (published, modified))
-    return next(first), next(first)
+    published.extend(unmarked[:1])  # last resort: the article's first <time datetime>
+    return _first_date(published), _first_date(modified)
+
+
+def _first_date(candidates: list[str]) -> str | None:
+    return next((d for v in candidates if v and (d := iso_date(v))), None)
 
 
 def read_metadata(

@@ -50,7 +50,7 @@ def merge_linked_faq(drafts: list[Draft], pairs: tuple[tuple[str, str], ...]) ->
 
 
 def finish(drafts: list[Draft], url: str, page_ids: set[str]) -> tuple[Section, ...]:
-    """The drafts that have text, as sections with unique anchors and deep links; the first draft is the lead."""
+    """The drafts that have text as sections, with unique anchors and deep links (drafts[0]: the lead)."""
     anchors = Anchors(page_ids)
     out: list[Section] = []
     for i, d in enumerate(drafts):

@@ -16,7 +16,7 @@ from indexer.clean import cleaner_for, in_page_chrome
 from indexer.decode import binary_reason, decode_html, looks_like_html
 from indexer.meta import TIER_MAIN, PageScan, read_metadata, scan, title_h1
 from indexer.sections import split_sections
-from indexer.text import text_length
+from indexer.text import has_text, text_length
 from kb.config import Settings
 from kb.errors import BadInput
 from kb.models import Article, RelatedLink
@@ -35,6 +35,10 @@ def _candidate_container(page: PageScan) -> Tag | None:
     for tier in range(TIER_MAIN + 1):
         found = [el for el in by_tier.get(tier, ()) if not in_page_chrome(el)]
         if not found:
+            continue
+        if len(found) == 1:
+            if has_text(found[0]):
+                return found[0]
             continue
         sizes = [(text_length(el), n, el) for n, el in enumerate(found)]
         size, _, best = max(sizes, key=lambda s: (s[0], -s[1]))

@@ -24,6 +24,7 @@ from kb.models import Section
 
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _ANCHOR_CHILDREN = frozenset({"a", "span"})
+_EXCEPTIONS = frozenset({"header", "footer"})  # removal rules that `Cleaner.removes` may overrule
 # Lines that are only a shop's or blog's call to action, wherever they appear.
 _BOILERPLATE_LINE = re.compile(
     r"(?:order now|buy now|add to cart|read more|continue reading|skip to content|"
@@ -71,6 +72,7 @@ class _Walker:
         self.url = url
         self.levels = levels
         self.cleaner = cleaner
+        self.is_related, self.removed = cleaner.matchers()  # bound once: called for every element
         self.skip = skip  # id()s of elements not to enter
         self.lead = Draft(title, (), "lead", 0, "", False)
         self.drafts = [self.lead]
@@ -206,13 +208,13 @@ class _Walker:
         if node is self.title_el:
             self.title_reached()
             return -1
-        if node.attrs and self.cleaner.is_related(node):
+        if node.attrs and self.is_related(node):
             self.add_related(box_links(node, self.url))
             return -1
         if name in LABEL_BOX_TAGS and (links := label_box_links(node, self.url)) is not None:
             self.add_related(links)
             return -1
-        if self.cleaner.removes(node):
+        if self.removed(node) and (name not in _EXCEPTIONS or self.cleaner.removes(node)):
             return -1
         if name in _HEADINGS:
             self.heading(node)
@@ -238,7 +240,7 @@ class _Walker:
         elif name in ("ul", "ol") and faq.is_qa_list(node, strict=not self.in_faq()):
             self.qa_lists += 1
             flags |= _F_QA
-        elif self.in_faq():
+        elif self.faq_marks or self.qa_lists or self.current.faq_zone:  # in_faq(), inlined: hot path
             question = faq.question_of(node, in_list=self.qa_lists > 0)
             if question is not None:
                 if marked:  # the subtree is skipped, so leave() will not undo the mark

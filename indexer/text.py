@@ -70,3 +70,8 @@ def element_text(el: Tag) -> str:
 def text_length(el: Tag) -> int:
     """How many characters of text the element holds (markup and scripts excluded)."""
     return sum(len(n) for n in el.descendants if type(n) is NavigableString)
+
+
+def has_text(el: Tag) -> bool:
+    """Whether the element holds any non-blank text (stops at the first)."""
+    return any(type(n) is NavigableString and not n.isspace() for n in el.descendants)

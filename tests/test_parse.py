@@ -581,8 +581,15 @@ SELECTOR_PAGE = """<html><body>
 @pytest.mark.parametrize("rule", [*REMOVE_RULES, *RELATED_RULES])
 def test_fast_selector_matching_agrees_with_soupsieve(rule: str) -> None:
     soup = BeautifulSoup(SELECTOR_PAGE, "lxml")
-    fast = SelectorSet([rule])
+    fast = SelectorSet([rule])  # validated by soupsieve, as a site owner's rule would be
     slow = soupsieve.compile(rule)
     for el in soup.find_all(True):
         assert isinstance(el, Tag)
         assert (fast.matches(el) or id(el) in fast.select(soup)) == slow.match(el), (rule, el.name, el.attrs)
+
+
+def test_an_unmarked_time_in_the_article_is_the_last_resort_publication_date() -> None:
+    body = '<article><div class="x"><time datetime="2024-04-09T12:00:00.000Z">April 9</time></div><p>Text</p></article>'
+    assert parse(doc(body)).published == "2024-04-09T12:00:00.000Z"
+    aside = '<article><p>Text</p></article><aside><time datetime="2020-01-01">old</time></aside>'
+    assert parse(doc(aside)).published is None
