@@ -6,7 +6,7 @@ INDEX ?= .kb-index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run index test lint bench stress clean
+.PHONY: setup run index test lint bench relevance stress clean
 
 $(BIN)/kb: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,13 +27,17 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
 
 bench: setup
 	$(BIN)/python benchmarks/perf.py
 
+relevance: setup
+	$(BIN)/python benchmarks/relevance.py
+
 stress: setup
 	$(BIN)/pytest -q -m slow
+	$(BIN)/python benchmarks/stress.py
 
 clean:
 	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache

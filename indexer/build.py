@@ -25,7 +25,6 @@ from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
 
 from indexer.lock import WriterLock
-from indexer.parse import parse_article
 from indexer.pipeline import Parsed, parse_all, vocabulary
 from indexer.sources import Source, file_hash, scan
 from kb import layout
@@ -87,9 +86,38 @@ def _writer(gen: _Generation) -> IndexWriter:
     return ix.writer(limitmb=256)
 
 
+def _merge_policy(writer: IndexWriter, segments: list[Any]) -> list[Any]:
+    """Merge segments that are small or mostly deleted; drop empty ones; keep the rest.
+
+    Whoosh's default never merges fewer than five segments and keeps fully deleted ones, so
+    a site that adds articles one by one piles up segments and every search pays for each.
+    """
+    from whoosh.reading import SegmentReader
+
+    live_total = sum(seg.doc_count() for seg in segments) or 1
+    keep = []
+    merge = []
+    for seg in segments:
+        live, total = seg.doc_count(), seg.doc_count_all()
+        if live == 0:
+            continue  # a fully deleted segment: drop it
+        if live < 0.1 * live_total or (total - live) > 0.2 * total:
+            merge.append(seg)
+        else:
+            keep.append(seg)
+    for seg in merge:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    return keep
+
+
 def _commit(gen: _Generation, writer: IndexWriter, index_dir: Path) -> None:
     gen.save(pending=True)
-    writer.commit(merge=not gen.fresh)
+    if gen.fresh:
+        writer.commit(merge=False)
+    else:
+        writer.commit(mergetype=_merge_policy)
     gen.save(pending=False)
     if gen.fresh:
         previous = layout.current_generation(index_dir)
@@ -136,6 +164,10 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
         seen = {s.key for s in found.sources}
         roots = set(found.roots)
         gone = [k for k, e in gen.files.items() if e["root"] in roots and k not in seen]
+        if not gen.fresh and not jobs and not gone:  # a no-op run: no writer, no commit
+            sections = sum(int(e.get("sections", 0)) for e in gen.files.values())
+            return IndexSummary(unchanged=unchanged, failed=tuple(failures), sections=sections,
+                                seconds=time.perf_counter() - started)
         writer = _writer(gen)
         added = updated = 0
         try:
@@ -215,6 +247,8 @@ class Ingestor:
 
     def put(self, data: bytes, *, url: str | None = None, article_id: str | None = None) -> Article:
         """Parse an uploaded page and index it, replacing any article with the same id."""
+        from indexer.parse import parse_article
+
         if len(data) > self.settings.max_body_bytes:
             raise BadInput("page too large")
         # The page's own canonical URL wins; `url` stands in for pages that have none.

@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 import orjson
 
-from indexer.parse import parse_article
 from indexer.sources import Source
 from kb import text
 from kb.config import Settings
@@ -95,6 +94,8 @@ def fallback_url(source: Source, settings: Settings) -> str:
 
 def parse_one(job: tuple[Source, bytes, str, Settings]) -> Parsed:
     """Parse one source (runs in a worker process)."""
+    from indexer.parse import parse_article  # imported on first use: a no-op run never loads bs4
+
     source, data, digest, settings = job
     try:
         with time_limit(settings.parse_timeout_s):
