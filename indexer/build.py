@@ -11,6 +11,7 @@ between the commit and the manifest's final write only costs a re-parse on the n
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Iterable, Sequence
@@ -45,6 +46,7 @@ class _Generation:
     files: dict[str, dict[str, Any]]
     vocab: dict[str, int]
     touched: set[str] = field(default_factory=set)
+    removed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, index_dir: Path, full: bool) -> _Generation:
@@ -58,10 +60,20 @@ class _Generation:
         whoosh_index.create_in(str(path), make_schema())
         return cls(path, True, {}, {})
 
+    def remove(self, key: str) -> None:
+        """Forget a source (its documents are deleted by the caller's writer)."""
+        self.touched.add(key)
+        entry = self.files.pop(key, None)
+        if entry is not None:
+            self.removed[key] = entry
+
     def save(self, pending: bool) -> None:
         files = self.files
         if pending:
+            # Every source this commit touches, removed ones included, is marked unknown until the
+            # commit has landed: a crash in between costs a re-parse, never a stranded page.
             files = {k: ({**v, "hash": None} if k in self.touched else v) for k, v in files.items()}
+            files.update({k: {**v, "hash": None} for k, v in self.removed.items()})
         layout.write_atomic(self.path / layout.MANIFEST,
                             orjson.dumps({"schema": SCHEMA_VERSION, "files": files}))
         if not pending:
@@ -110,6 +122,12 @@ def _merge_policy(writer: IndexWriter, segments: list[Any]) -> list[Any]:
         writer.add_reader(reader)
         reader.close()
     return keep
+
+
+def _cancel(writer: IndexWriter) -> None:
+    """Abandon a writer without letting a second failure (a full disk) hide the first."""
+    with contextlib.suppress(Exception):
+        writer.cancel()
 
 
 def _commit(gen: _Generation, writer: IndexWriter, index_dir: Path) -> None:
@@ -173,7 +191,6 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
         try:
             for key in gone:
                 writer.delete_by_term("source", key)
-                gen.touched.add(key)
             owners = {e["article_id"]: k for k, e in gen.files.items() if k not in gone}
             bar = tqdm(total=len(jobs), unit="file", disable=not progress or not jobs, leave=False)
             for parsed in parse_all(jobs, settings.parse_workers):
@@ -191,10 +208,10 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
                 added += not existed
             bar.close()
             for key in gone:
-                gen.files.pop(key, None)
+                gen.remove(key)
             _commit(gen, writer, index_dir)
         except BaseException:
-            writer.cancel()
+            _cancel(writer)
             raise
         sections = sum(int(e.get("sections", 0)) for e in gen.files.values())
     return IndexSummary(added=added, updated=updated, unchanged=unchanged, removed=len(gone),
@@ -269,7 +286,7 @@ class Ingestor:
                      digest, article, vocabulary(article))
                 _commit(gen, writer, self.settings.index_dir)
             except BaseException:
-                writer.cancel()
+                _cancel(writer)
                 raise
         return article
 
@@ -284,11 +301,10 @@ class Ingestor:
             try:
                 for key in keys:
                     writer.delete_by_term("source", key)
-                    gen.touched.add(key)
-                    gen.files.pop(key)
+                    gen.remove(key)
                 _commit(gen, writer, self.settings.index_dir)
             except BaseException:
-                writer.cancel()
+                _cancel(writer)
                 raise
 
     def reindex(self, full: bool = False) -> IndexSummary:

@@ -68,6 +68,10 @@ def index_cmd(ctx: click.Context, paths: tuple[Path, ...], index_dir: Path | Non
         summary = index_paths(list(paths), settings, full=full, progress=not as_json and sys.stderr.isatty())
     except KbError as e:
         raise click.ClickException(str(e)) from e
+    except OSError as e:  # a full or read-only disk: the previous index is still the live one
+        where = e.filename or settings.index_dir
+        raise click.ClickException(f"cannot write the index at {where}: {e.strerror or e}. "
+                                   "The previous index is unchanged and still answers searches.") from e
     if as_json:
         _dump(summary.to_dict())
     else:

@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from kb.models import Article, RelatedArticle, Section
 from web.highlight import highlight, paragraphs
+from web.links import safe_href
 
 REASONS = {"see-also": "See also", "tags": "Same topic", "similar": "Similar"}
 
@@ -84,6 +85,6 @@ def related_views(related: list[RelatedArticle]) -> list[RelatedView]:
     out = []
     for r in related:
         local = r.article_id is not None
-        href = url_for("pages.article", article_id=r.article_id) if r.article_id is not None else r.url
+        href = url_for("pages.article", article_id=r.article_id) if r.article_id is not None else safe_href(r.url)
         out.append(RelatedView(title=r.title, href=href, local=local, reason=REASONS.get(r.reason, r.reason)))
     return out

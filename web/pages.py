@@ -19,6 +19,7 @@ from kb.search import KnowledgeBase
 from web import results
 from web.article_view import related_views, section_views, table_of_contents
 from web.highlight import page_stems, paragraphs
+from web.links import safe_href
 from web.params import check_article_id, run_search
 from web.services import knowledge_base, settings
 
@@ -121,7 +122,7 @@ def article(article_id: str) -> str:
         # The same search the results came from, to mark its corrections and synonyms too.
         stems = page_stems(kb.search(q, per_page=1, snippets_on=False, facets_on=False))
     return render_template(
-        "article.html", article=art, q=q, sections=section_views(art, stems), toc=table_of_contents(art),
+        "article.html", article=art, source_href=safe_href(art.url), q=q, sections=section_views(art, stems), toc=table_of_contents(art),
         related=related_views(kb.related(article_id)), categories=", ".join(art.categories),
         tags=", ".join(art.tags), modified=results.display_date(art.modified),
         published=results.display_date(art.published),

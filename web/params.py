@@ -74,10 +74,10 @@ def _int(args: MultiDict[str, str], name: str, default: int, lo: int, hi: int) -
 
 
 def _many(args: MultiDict[str, str], name: str) -> tuple[str, ...]:
-    values = tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v.strip()))
-    if len(values) > MAX_FILTERS:
+    given = args.getlist(name)
+    if len(given) > MAX_FILTERS:  # counted as sent, repeats included, as the OpenAPI maxItems says
         raise bad_request(f"at most {MAX_FILTERS} {name} filters")
-    return values
+    return tuple(dict.fromkeys(v.strip() for v in given if v.strip()))
 
 
 def search_args(args: MultiDict[str, str], *, api: bool) -> SearchArgs:

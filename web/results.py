@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from kb.models import FacetValue, Group, Hit, SearchPage
 from kb.schema import facet_key
+from web.links import safe_href
 from web.params import SearchArgs
 
 KIND_LABELS = {"lead": "Introduction", "section": "Section", "faq": "FAQ"}
@@ -107,12 +108,12 @@ def hit_view(hit: Hit, q: str) -> HitView:
         crumb = " › ".join(hit.breadcrumb) or hit.heading
     return HitView(breadcrumb=crumb, badge="FAQ" if hit.kind == "faq" else None,
                    snippet=Markup(hit.snippet_html),  # made safe in kb.snippets: only <mark>
-                   deep_link=hit.deep_link, article_href=article_href(hit.article_id, q, hit.anchor))
+                   deep_link=safe_href(hit.deep_link), article_href=article_href(hit.article_id, q, hit.anchor))
 
 
 def group_view(group: Group, q: str) -> GroupView:
     """Display fields of an article among the results."""
-    return GroupView(title=group.title, url=group.url, categories=", ".join(group.categories),
+    return GroupView(title=group.title, url=safe_href(group.url), categories=", ".join(group.categories),
                      modified=display_date(group.modified), modified_iso=group.modified,
                      hits=[hit_view(h, q) for h in group.hits], more=group.more,
                      more_href=article_href(group.article_id, q))
@@ -196,5 +197,5 @@ def answer_card(page: SearchPage, q: str, answer: list[Markup] | None) -> Answer
     if best is None:
         return None
     return Answer(question=best.heading, answer=answer or [Markup(best.snippet_html)],
-                  article_href=article_href(best.article_id, q, best.anchor), source_href=best.deep_link,
+                  article_href=article_href(best.article_id, q, best.anchor), source_href=safe_href(best.deep_link),
                   title=best.title)

@@ -1,0 +1,32 @@
+"""Load: a bounded closed-loop run against `kb serve` on 127.0.0.1 with several workers: no errors,
+and the server's RSS after the run close to before it (no leak per request)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from stress import LoadFigures, load_run, tell  # noqa: E402  (benchmarks/ is a folder of scripts)
+
+MAX_GROWTH_MB = 8.0
+
+
+def check(f: LoadFigures, config: pytest.Config) -> None:
+    tell(config, f"[load] kb serve, {f.workers} workers, {f.client_threads} clients, {f.seconds:g}s: "
+                 f"{f.requests} requests, {f.rps} req/s, p50 {f.p50_ms} ms, p99 {f.p99_ms} ms, {f.errors} errors, "
+                 f"RSS {f.rss_before_mb} -> {f.rss_after_mb} MB ({f.growth_bytes_per_request} B/request)")
+    assert f.errors == 0, f.error_kinds
+    assert f.requests > 100
+    assert f.rss_after_mb - f.rss_before_mb < MAX_GROWTH_MB
+
+
+def test_a_short_load_run_has_no_errors_and_no_leak(built_index: Path, pytestconfig: pytest.Config) -> None:
+    check(load_run(built_index, seconds=3, workers=4, client_threads=8), pytestconfig)
+
+
+@pytest.mark.slow
+def test_a_longer_load_run_has_no_errors_and_no_leak(built_index: Path, pytestconfig: pytest.Config) -> None:
+    check(load_run(built_index, seconds=20, workers=4, client_threads=8), pytestconfig)
