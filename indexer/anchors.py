@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 LEAD_ANCHOR = "lead"
 _MAX_SLUG = 80
@@ -72,3 +72,19 @@ class Anchors:
         self._taken.add(anchor)
         self._used.add(anchor)
         return anchor
+
+
+_URL_EDGE_JUNK = "".join(chr(c) for c in range(0x21))
+
+
+def browser_url(href: str, base: str) -> str | None:
+    """`href` resolved as a browser would, or None unless it is an http(s) or file URL.
+
+    Browsers drop tabs and newlines anywhere and control characters at the ends, so
+    `java&#9;script:` is still a script URL: normalise first, then check the scheme.
+    """
+    cleaned = href.replace("\t", "").replace("\n", "").replace("\r", "").strip(_URL_EDGE_JUNK)
+    if not cleaned:
+        return None
+    resolved = urljoin(base, cleaned) if base else cleaned
+    return resolved if urlsplit(resolved).scheme.lower() in ("http", "https", "file") else None

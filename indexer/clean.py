@@ -13,10 +13,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urljoin
 
 from bs4.element import NavigableString, PageElement, Tag
 
+from indexer.anchors import browser_url
 from indexer.selectors import SelectorSet
 from indexer.text import NO_TEXT_TAGS
 
@@ -160,7 +160,10 @@ def box_links(el: Tag, base_url: str) -> list[Link]:
         title = _norm(a.get_text(" "))
         if not title or RELATED_LABEL.fullmatch(title):
             continue
-        out.append(Link(title, urljoin(base_url, href.strip())))
+        url = browser_url(href, base_url)
+        if url is None:
+            continue
+        out.append(Link(title, url))
     return out
 
 

@@ -12,10 +12,11 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
+from indexer.anchors import browser_url
 from indexer.clean import class_text, in_page_chrome
 from indexer.jsonld import LinkedData, read_linked_data
 from indexer.text import element_text, norm
@@ -276,8 +277,8 @@ def read_metadata(
 ) -> Metadata:
     """The article's id, title, URL, categories, tags, dates, description and language."""
     ld = read_linked_data(page.ld_blocks)
-    og_url = page.meta("og:url")
-    canonical = urljoin(og_url or fallback_url, page.canonical) if page.canonical else ""
+    og_url = browser_url(page.meta("og:url"), fallback_url) or "" if page.meta("og:url") else ""
+    canonical = (browser_url(page.canonical, og_url or fallback_url) or "") if page.canonical else ""
     site_name = page.meta("og:site_name")
     title = (
         (element_text(title_el) if title_el is not None else "")
