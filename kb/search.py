@@ -8,6 +8,7 @@ Whoosh objects never leave this module: every result is a `kb.models` dataclass.
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 import time
@@ -60,6 +61,29 @@ class Prepared:
     expansions: tuple[Expansion, ...]
     key: str  # the normalised words, for exact-heading matches
     word_stems: tuple[frozenset[str], ...] = ()  # per query word found in the index: its stems and synonyms'
+    should: tuple[Q.Query, ...] = ()  # the scored parts, kept apart so feedback can add to them
+    must: tuple[Q.Query, ...] = ()
+    excluded: tuple[Q.Query, ...] = ()
+    query_stems: tuple[str, ...] = ()  # the distinct stems of the plain words, for feedback weights
+
+
+class _BM25(BM25F):  # type: ignore[misc]
+    """Whoosh's per-field BM25 with the Robertson-Sparck Jones idf of Lucene and Anserini.
+
+    Whoosh's own idf, log(N / (df + 1)) + 1, flattens the gap between rare and common words;
+    `idf="classic"` keeps it.
+    """
+
+    def __init__(self, idf: str = "bm25", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classic = idf == "classic"
+
+    def idf(self, searcher: Searcher, fieldname: str, text: str) -> float:
+        if self.classic:
+            return float(super().idf(searcher, fieldname, text))
+        parent = searcher.get_parent()
+        n = parent.doc_frequency(fieldname, text)
+        return math.log(1 + (parent.doc_count_all() - n + 0.5) / (n + 0.5))
 
 
 class _Snapshot:
@@ -76,6 +100,8 @@ class _Snapshot:
         self._docs: DocTable | None = None
         self._corrector: Corrector | None = None
         self._suggest: SuggestList | None = None
+        self.feedback: dict[int, dict[str, float]] = {}  # docnum -> term distribution (see _feedback)
+        self.postings: dict[tuple[str, str], list[tuple[int, float]]] = {}  # (field, term) -> scored docs
 
     @contextmanager
     def searcher(self) -> Iterator[Searcher]:
@@ -124,7 +150,7 @@ class KnowledgeBase:
         self.ranking = ranking or Ranking()
         self.synonyms = load(settings.synonyms_file)
         r = self.ranking
-        self._weighting = BM25F(B=r.b, K1=r.k1, title_B=r.title_b, heading_B=r.heading_b)
+        self._weighting = _BM25(B=r.b, K1=r.k1, title_B=r.title_b, heading_B=r.heading_b, idf=r.idf)
         self._snap: _Snapshot | None = None
         self._lock = threading.Lock()
 
@@ -184,7 +210,7 @@ class KnowledgeBase:
             if prep.query is None:
                 ranked: list[tuple[float, int]] = []
             else:
-                ranked = self._run(s, prep)
+                ranked = self._run(s, prep, snap)
             docs = snap.docs(s)
             facets = docs.facets([d for _, d in ranked]) if facets_on else Facets()
             if group == "article":
@@ -280,21 +306,11 @@ class KnowledgeBase:
             if keys:
                 filters.append(Q.Or([Q.Term(fieldname, k) for k in dict.fromkeys(keys)]))
 
-        if should and must:
-            main: Q.Query | None = Q.AndMaybe(Q.And(must), Q.Or(should))
-        elif should:
-            main = Q.Or(should)
-        elif must:
-            main = Q.And(must)
-        elif filters:
-            main = Q.Every()
-        else:
-            main = None
-        if main is not None and excluded:
-            main = Q.AndNot(main, Q.Or(excluded))
+        main = _assemble(should, must, excluded, bool(filters))
         return Prepared(query=main, filter=Q.And(filters) if filters else None, stems=frozenset(stems),
                         corrected=corrected_text if corrected else None, expansions=tuple(expansions),
-                        key=" ".join(words), word_stems=tuple(word_stems))
+                        key=" ".join(words), word_stems=tuple(word_stems), should=tuple(should),
+                        must=tuple(must), excluded=tuple(excluded), query_stems=tuple(dict.fromkeys(all_stems)))
 
     def _fields_query(self, terms: Sequence[str], phrase: bool = False, scale: float = 1.0) -> Q.Query:
         r = self.ranking
@@ -305,13 +321,15 @@ class KnowledgeBase:
         parts = [Q.Term(f, t, boost=w) for t in terms for f, w in weights.items()]
         return Q.Or(parts)
 
-    def _run(self, s: Searcher, prep: Prepared) -> list[tuple[float, int]]:
-        coord = self.ranking.coord > 0 and len(prep.word_stems) > 1
-        results = s.search(prep.query, limit=None, filter=prep.filter, terms=coord)
-        ranked = [(float(score), int(docnum)) for score, docnum in results.top_n]
-        if coord:
-            ranked = self._coordinate(ranked, results.docterms, prep.word_stems)
-        if self.ranking.exact_bonus and ranked and prep.key:
+    def _run(self, s: Searcher, prep: Prepared, snap: _Snapshot | None = None) -> list[tuple[float, int]]:
+        r = self.ranking
+        ranked = self._retrieve(s, prep, prep.query)
+        # Feedback needs a collection much larger than the feedback set: in a small one the
+        # "top sections" are most of it and their terms say nothing about the query.
+        if (r.prf_docs > 0 and r.prf_weight > 0 and prep.should and ranked and snap is not None
+                and s.doc_count() >= r.prf_min_sections):
+            ranked = self._expand(s, snap, prep, ranked)
+        if r.exact_bonus and ranked and prep.key:
             docs = None
             top = ranked[0][0]
             boosted = []
@@ -325,6 +343,93 @@ class KnowledgeBase:
                 rest = [x for i, x in enumerate(ranked) if i not in set(boosted)]
                 ranked = docs + rest
         return ranked
+
+    def _retrieve(self, s: Searcher, prep: Prepared, query: Q.Query | None) -> list[tuple[float, int]]:
+        """One pass of the engine: every match, scored, coordinated, best first."""
+        coord = self.ranking.coord > 0 and len(prep.word_stems) > 1
+        results = s.search(query, limit=None, filter=prep.filter, terms=coord)
+        ranked = [(float(score), int(docnum)) for score, docnum in results.top_n]
+        if coord:
+            ranked = self._coordinate(ranked, results.docterms, prep.word_stems)
+        return ranked
+
+    def _expand(self, s: Searcher, snap: _Snapshot, prep: Prepared, ranked: list[tuple[float, int]]
+                ) -> list[tuple[float, int]]:
+        """Add the feedback terms' scores to the first pass, as RM3's second retrieval would.
+
+        The feedback terms are scored from cached postings rather than by a second engine pass
+        (a tenth of the cost). They may bring in new sections unless the query has required
+        parts, exclusions or filters: then they only reorder what already matched.
+        """
+        r = self.ranking
+        extra = self._feedback(s, snap, prep, ranked[:r.prf_docs])
+        if not extra:
+            return ranked
+        weights = {"title": r.title_weight, "heading": r.heading_weight, "body": r.body_weight}
+        scores = dict((d, sc) for sc, d in ranked)
+        closed = bool(prep.must or prep.excluded or prep.filter is not None)
+        for term, boost in extra:
+            for fieldname, w in weights.items():
+                for d, sc in self._postings(s, snap, fieldname, term):
+                    if d in scores or not closed:
+                        scores[d] = scores.get(d, 0.0) + sc * w * boost
+        return sorted(((sc, d) for d, sc in scores.items()), key=lambda x: (-x[0], x[1]))
+
+    def _postings(self, s: Searcher, snap: _Snapshot, fieldname: str, term: str) -> list[tuple[int, float]]:
+        """A term's sections in one field with their BM25 scores, cached per snapshot."""
+        key = (fieldname, term)
+        cached = snap.postings.get(key)
+        if cached is None:
+            if len(snap.postings) > 200_000:
+                snap.postings.clear()
+            cached = []
+            if key in s.reader():
+                m = s.postings(fieldname, term)
+                while m.is_active():
+                    cached.append((m.id(), m.score()))
+                    m.next()
+            snap.postings[key] = cached
+        return cached
+
+    def _feedback(self, s: Searcher, snap: _Snapshot, prep: Prepared,
+                  top: list[tuple[float, int]]) -> list[tuple[str, float]]:
+        """RM3 pseudo-relevance feedback: the top sections' most telling terms, as weighted queries.
+
+        Each section's term distribution P(t|D) is weighted by its score, summed, cut to the
+        `prf_terms` heaviest and normalised; the feedback model then gets `prf_weight` of the
+        query's mass (Lavrenko & Croft's relevance model as Anserini's RM3 interpolates it).
+        """
+        r = self.ranking
+        cache = snap.feedback
+        if len(cache) > 50_000:
+            cache.clear()
+        model: dict[str, float] = {}
+        total = sum(score for score, _ in top) or 1.0
+        for score, d in top:
+            dist = cache.get(d)
+            if dist is None:
+                dist = cache[d] = self._term_distribution(s, d)
+            for t, p in dist.items():
+                model[t] = model.get(t, 0.0) + p * score / total
+        best = heapq.nsmallest(r.prf_terms, model.items(), key=lambda x: (-x[1], x[0]))
+        mass = sum(p for _, p in best)
+        if not mass:
+            return []
+        # The plain query's terms weigh 1 each; the feedback model gets prf_weight of the whole.
+        n = max(1, len(prep.query_stems))
+        scale = n * r.prf_weight / (1 - r.prf_weight) / mass
+        return [(t, p * scale) for t, p in best]
+
+    def _term_distribution(self, s: Searcher, docnum: int) -> dict[str, float]:
+        """P(t|D) over a section's telling terms: no numbers, no one-letter stems, none in over
+        `prf_max_df` of the sections (they say nothing about the topic)."""
+        f = s.stored_fields(docnum)
+        limit = self.ranking.prf_max_df * max(1, s.doc_count_all())
+        counts = Counter(t for t in text.terms(f.get("title", "") + " \n " + f.get("body", ""))
+                         if len(t) > 1 and not t[0].isdigit())
+        kept = {t: c for t, c in counts.items() if s.doc_frequency("body", t) <= limit}
+        n = sum(kept.values())
+        return {t: c / n for t, c in kept.items()} if n else {}
 
     def _coordinate(self, ranked: list[tuple[float, int]], docterms: dict[int, Any],
                     word_stems: tuple[frozenset[str], ...], depth: int = 200) -> list[tuple[float, int]]:
@@ -423,6 +528,24 @@ class KnowledgeBase:
         snap = self._snapshot()
         with snap.searcher() as s:
             return snap.suggestions(s, self.synonyms).match(prefix[: self.settings.max_query_chars], limit)
+
+
+def _assemble(should: list[Q.Query], must: list[Q.Query], excluded: list[Q.Query], filtered: bool
+              ) -> Q.Query | None:
+    """The engine query: must parts required, should parts scored, exclusions removed."""
+    if should and must:
+        main: Q.Query | None = Q.AndMaybe(Q.And(must), Q.Or(should))
+    elif should:
+        main = Q.Or(should)
+    elif must:
+        main = Q.And(must)
+    elif filtered:
+        main = Q.Every()
+    else:
+        main = None
+    if main is not None and excluded:
+        main = Q.AndNot(main, Q.Or(excluded))
+    return main
 
 
 def _doc_table(s: Searcher) -> DocTable:
