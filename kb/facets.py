@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from kb.models import KINDS, Facets, FacetValue
 
@@ -55,13 +56,11 @@ class DocTable:
 
     def facets(self, docnums: Iterable[int], limit: int = 20) -> Facets:
         """Counts of categories, tags and kinds over the matching sections."""
-        cats: Counter[str] = Counter()
-        tags: Counter[str] = Counter()
-        kinds: Counter[str] = Counter()
-        for d in docnums:
-            cats.update(self.categories[d])
-            tags.update(self.tags[d])
-            kinds[self.kind[d]] += 1
+        docs = list(docnums)
+        categories, tag_column, kind = self.categories, self.tags, self.kind
+        cats: Counter[str] = Counter(chain.from_iterable(categories[d] for d in docs))
+        tags: Counter[str] = Counter(chain.from_iterable(tag_column[d] for d in docs))
+        kinds: Counter[str] = Counter(kind[d] for d in docs)
 
         def values(c: Counter[str]) -> tuple[FacetValue, ...]:
             return tuple(FacetValue(self.display.get(k, k), n) for k, n in c.most_common(limit))

@@ -65,6 +65,10 @@ class Prepared:
     must: tuple[Q.Query, ...] = ()
     excluded: tuple[Q.Query, ...] = ()
     query_stems: tuple[str, ...] = ()  # the distinct stems of the plain words, for feedback weights
+    # (word number, field, term, boost) of every scored term, when the scored part is a plain sum of
+    # terms: then the first pass runs from cached postings instead of Whoosh's matcher tree
+    terms: tuple[tuple[int, str, str, float], ...] | None = None
+    phrase: Q.Query | None = None  # the adjacency bonus, applied to the best candidates only
 
 
 class _BM25(BM25F):  # type: ignore[misc]
@@ -86,6 +90,10 @@ class _BM25(BM25F):  # type: ignore[misc]
         return math.log(1 + (parent.doc_count_all() - n + 0.5) / (n + 0.5))
 
 
+class _Stale(Exception):
+    """A snapshot met a newer commit than the one it was opened on."""
+
+
 class _Snapshot:
     """One committed state of the index, with its searcher pool and lazily built tables."""
 
@@ -95,28 +103,57 @@ class _Snapshot:
         self.ix = whoosh_index.open_dir(str(path))
         self.weighting = weighting
         self._pool: list[Searcher] = []
+        self.generation: int | None = None  # the Whoosh commit every pooled searcher reads
         self._lock = threading.Lock()
         self._closed = False
         self._docs: DocTable | None = None
+        self._filters: dict[str, frozenset[int]] = {}
+        self.heading_keys: dict[int, tuple[str, str]] = {}  # docnum -> normalised (heading, title)
         self._corrector: Corrector | None = None
         self._suggest: SuggestList | None = None
         self.feedback: dict[int, dict[str, float]] = {}  # docnum -> term distribution (see _feedback)
         self.postings: dict[tuple[str, str], list[tuple[int, float]]] = {}  # (field, term) -> scored docs
 
-    @contextmanager
-    def searcher(self) -> Iterator[Searcher]:
+    def acquire(self) -> Searcher:
+        """A pooled searcher of this snapshot's generation; raises _Stale if a commit slipped in."""
         with self._lock:
             s = self._pool.pop() if self._pool else None
         if s is None:
             s = self.ix.searcher(weighting=self.weighting)
+            gen = s.reader().generation()
+            with self._lock:
+                if self.generation is None:
+                    self.generation = gen
+            if gen != self.generation:  # a commit the cheap token check missed: start a new snapshot
+                s.close()
+                raise _Stale
+        return s
+
+    def release(self, s: Searcher) -> None:
+        """Return a searcher to the pool (or close it once the snapshot is retired)."""
+        with self._lock:
+            if self._closed:
+                s.close()
+            else:
+                self._pool.append(s)
+
+    @contextmanager
+    def searcher(self) -> Iterator[Searcher]:
+        s = self.acquire()
         try:
             yield s
         finally:
-            with self._lock:
-                if self._closed:
-                    s.close()
-                else:
-                    self._pool.append(s)
+            self.release(s)
+
+    def filter_docs(self, s: Searcher, q: Q.Query) -> frozenset[int]:
+        """The documents a filter query allows, cached per snapshot."""
+        key = repr(q)
+        found = self._filters.get(key)
+        if found is None:
+            if len(self._filters) > 1000:
+                self._filters.clear()
+            found = self._filters[key] = frozenset(s.docs_for_query(q))
+        return found
 
     def docs(self, s: Searcher) -> DocTable:
         if self._docs is None:
@@ -165,20 +202,39 @@ class KnowledgeBase:
         kb._snapshot()  # fail early with a clear message when there is no index
         return kb
 
-    def _snapshot(self) -> _Snapshot:
+    @contextmanager
+    def _session(self) -> Iterator[tuple[_Snapshot, Searcher]]:
+        """The live snapshot and one of its searchers, retrying across a commit that lands meanwhile."""
+        for attempt in range(5):
+            try:
+                snap = self._snapshot(force=attempt > 0)
+                s = snap.acquire()
+            except (_Stale, FileNotFoundError):  # a commit or a swap removed what we were opening
+                continue
+            try:
+                yield snap, s
+            finally:
+                snap.release(s)
+            return
+        raise IndexMissing(f"the index in {self.index_dir} keeps changing under the reader; try again")
+
+    def _snapshot(self, force: bool = False) -> _Snapshot:
         token = layout.generation_token(self.index_dir)
         snap = self._snap
-        if snap is not None and snap.token == token:
+        if snap is not None and snap.token == token and not force:
             return snap
         with self._lock:
-            if self._snap is not None and self._snap.token == token:
+            if self._snap is not None and self._snap.token == token and (not force or self._snap is not snap):
                 return self._snap
             if token is None:
                 raise IndexMissing(f"no index in {self.index_dir}: build one with `kb index PATH --index "
                                    f"{self.index_dir}`")
             gen = layout.current_generation(self.index_dir)
             assert gen is not None
-            fresh = _Snapshot(gen, token, self._weighting)
+            try:
+                fresh = _Snapshot(gen, token, self._weighting)
+            except FileNotFoundError as e:  # a swap removed the generation while we opened it
+                raise _Stale from e
             old, self._snap = self._snap, fresh
         if old is not None:
             old.close()
@@ -188,8 +244,7 @@ class KnowledgeBase:
 
     def stats(self) -> dict[str, int]:
         """How big the knowledge base is: articles and sections."""
-        snap = self._snapshot()
-        with snap.searcher() as s:
+        with self._session() as (snap, s):
             return {"articles": snap.docs(s).article_count(), "sections": s.doc_count()}
 
     # -- search -------------------------------------------------------------------------
@@ -204,8 +259,7 @@ class KnowledgeBase:
         started = time.perf_counter()
         page, per_page = max(1, int(page)), max(1, min(100, int(per_page)))
         parsed = parse(query, self.settings.max_query_chars)
-        snap = self._snapshot()
-        with snap.searcher() as s:
+        with self._session() as (snap, s):
             prep = self._prepare(parsed, s, snap, categories, tags, kinds, exact)
             if prep.query is None:
                 ranked: list[tuple[float, int]] = []
@@ -259,6 +313,7 @@ class KnowledgeBase:
         expansions: list[Expansion] = []
         should: list[Q.Query] = []
         word_stems: list[frozenset[str]] = []
+        flat: list[tuple[int, str, str, float]] | None = []
         for word in words:
             own = text.terms(word)
             if not own:
@@ -266,11 +321,18 @@ class KnowledgeBase:
             stems.update(own)
             group = set(own)
             exact = self._fields_query(own)
+            wi = len(word_stems)
+            if flat is not None:
+                flat.extend((wi, f, t, w) for t in own for f, w in self._weights(1.0).items())
             syns = []
             for name in self.synonyms.expand(word):
                 syn_terms = text.terms(name)
                 if syn_terms and all(any(s.doc_frequency(f, t) for f in TEXT_FIELDS) for t in syn_terms):
                     syns.append(self._fields_query(syn_terms, phrase=len(syn_terms) > 1, scale=r.synonym_weight))
+                    if len(syn_terms) > 1:
+                        flat = None  # a multi-word name is a phrase: only the engine can score it
+                    elif flat is not None:
+                        flat.extend((wi, f, syn_terms[0], w) for f, w in self._weights(r.synonym_weight).items())
                     expansions.append(Expansion(term=name, source=word))
                     stems.update(syn_terms)
                     group.update(syn_terms)
@@ -280,8 +342,10 @@ class KnowledgeBase:
             # alike, so synonym weight sits on the leaf terms and the parts are summed.
             should.append(Q.Or([exact, *syns]) if syns else exact)
         all_stems = [st for w in words for st in text.terms(w)]
+        phrase_bonus = None
         if len(all_stems) > 1 and r.phrase_weight > 0:
-            should.append(Q.Or([Q.Phrase(f, all_stems, slop=3, boost=r.phrase_weight) for f in ("heading", "body")]))
+            phrase_bonus = Q.Or([Q.Phrase(f, all_stems, slop=3, boost=r.phrase_weight) for f in ("heading", "body")])
+            should.append(phrase_bonus)
 
         must: list[Q.Query] = []
         for phrase in parsed.phrases:
@@ -310,12 +374,15 @@ class KnowledgeBase:
         return Prepared(query=main, filter=Q.And(filters) if filters else None, stems=frozenset(stems),
                         corrected=corrected_text if corrected else None, expansions=tuple(expansions),
                         key=" ".join(words), word_stems=tuple(word_stems), should=tuple(should),
-                        must=tuple(must), excluded=tuple(excluded), query_stems=tuple(dict.fromkeys(all_stems)))
+                        must=tuple(must), excluded=tuple(excluded), query_stems=tuple(dict.fromkeys(all_stems)),
+                        terms=tuple(flat) if flat and not must and not excluded else None, phrase=phrase_bonus)
+
+    def _weights(self, scale: float) -> dict[str, float]:
+        r = self.ranking
+        return {"title": r.title_weight * scale, "heading": r.heading_weight * scale, "body": r.body_weight * scale}
 
     def _fields_query(self, terms: Sequence[str], phrase: bool = False, scale: float = 1.0) -> Q.Query:
-        r = self.ranking
-        weights = {"title": r.title_weight * scale, "heading": r.heading_weight * scale,
-                   "body": r.body_weight * scale}
+        weights = self._weights(scale)
         if phrase and len(terms) > 1:
             return Q.Or([Q.Phrase(f, list(terms), slop=2, boost=w) for f, w in weights.items()])
         parts = [Q.Term(f, t, boost=w) for t in terms for f, w in weights.items()]
@@ -323,7 +390,10 @@ class KnowledgeBase:
 
     def _run(self, s: Searcher, prep: Prepared, snap: _Snapshot | None = None) -> list[tuple[float, int]]:
         r = self.ranking
-        ranked = self._retrieve(s, prep, prep.query)
+        if prep.terms is not None and snap is not None:
+            ranked = self._retrieve_bulk(s, snap, prep)
+        else:
+            ranked = self._retrieve(s, prep, prep.query)
         # Feedback needs a collection much larger than the feedback set: in a small one the
         # "top sections" are most of it and their terms say nothing about the query.
         if (r.prf_docs > 0 and r.prf_weight > 0 and prep.should and ranked and snap is not None
@@ -334,9 +404,13 @@ class KnowledgeBase:
             top = ranked[0][0]
             boosted = []
             for i, (_score, d) in enumerate(ranked[:50]):
-                fields = s.stored_fields(d)
-                if prep.key in (text.normalize_phrase(fields["meta"]["heading"]),
-                                text.normalize_phrase(fields["title"])):
+                if snap is not None:
+                    keys = snap.heading_keys.get(d)
+                    if keys is None:
+                        keys = snap.heading_keys[d] = _heading_keys(s.stored_fields(d))
+                else:
+                    keys = _heading_keys(s.stored_fields(d))
+                if prep.key in keys:
                     boosted.append(i)
             if boosted:
                 docs = [(ranked[i][0] + top, ranked[i][1]) for i in boosted]
@@ -351,6 +425,39 @@ class KnowledgeBase:
         ranked = [(float(score), int(docnum)) for score, docnum in results.top_n]
         if coord:
             ranked = self._coordinate(ranked, results.docterms, prep.word_stems)
+        return ranked
+
+    def _retrieve_bulk(self, s: Searcher, snap: _Snapshot, prep: Prepared,
+                       depth: int = 200) -> list[tuple[float, int]]:
+        """The first pass as sums over cached postings: the same BM25 scores as the engine's
+        matcher tree (a term's score times its boost, summed), at a fraction of the cost.
+
+        Coordination covers every match; the phrase bonus, which needs positions, is added by
+        the engine to the best `depth` candidates only.
+        """
+        assert prep.terms is not None
+        allowed = snap.filter_docs(s, prep.filter) if prep.filter is not None else None
+        scores: dict[int, float] = {}
+        words: dict[int, int] = {}  # docnum -> bit set of the query words it contains
+        for wi, fieldname, term, boost in prep.terms:
+            bit = 1 << wi
+            for d, sc in self._postings(s, snap, fieldname, term):
+                if allowed is not None and d not in allowed:
+                    continue
+                scores[d] = scores.get(d, 0.0) + sc * boost
+                words[d] = words.get(d, 0) | bit
+        ranked = sorted(((sc, d) for d, sc in scores.items()), key=lambda x: (-x[0], x[1]))
+        n = len(prep.word_stems)
+        c = self.ranking.coord
+        if c > 0 and n > 1:  # as `_coordinate` does after an engine pass: over the best candidates
+            head = [(sc * (1 + c * (words[d].bit_count() - 1) / (n - 1)), d) for sc, d in ranked[:depth]]
+            ranked = sorted(head, key=lambda x: (-x[0], x[1])) + ranked[depth:]
+        if prep.phrase is not None and ranked:
+            candidates = {d for _, d in ranked[:depth]}
+            bonus = {int(d): float(sc) for sc, d in s.search(prep.phrase, limit=None, filter=candidates).top_n}
+            if bonus:
+                top = sorted(((sc + bonus.get(d, 0.0), d) for sc, d in ranked[:depth]), key=lambda x: (-x[0], x[1]))
+                ranked = top + ranked[depth:]
         return ranked
 
     def _expand(self, s: Searcher, snap: _Snapshot, prep: Prepared, ranked: list[tuple[float, int]]
@@ -455,25 +562,31 @@ class KnowledgeBase:
 
     def _group(self, s: Searcher, docs: DocTable, ranked: list[tuple[float, int]], page: int, per_page: int
                ) -> tuple[list[tuple[list[tuple[float, int]], int]], int, list[tuple[float, int]]]:
+        article = docs.article
+        counts: Counter[str] = Counter(article[d] for _, d in ranked)  # one C-speed pass
         order: dict[str, list[tuple[float, int]]] = {}
-        counts: Counter[str] = Counter()
-        for score, d in ranked:
-            aid = docs.article_of(d)
-            counts[aid] += 1
-            members = order.setdefault(aid, [])
+        wanted = page * per_page
+        for score, d in ranked:  # best first: stop once the page's articles have their best sections
+            aid = article[d]
+            members = order.get(aid)
+            if members is None:
+                if len(order) >= wanted and all(len(m) >= min(GROUP_HITS, counts[a]) for a, m in order.items()):
+                    break
+                if len(order) >= wanted:
+                    continue
+                members = order[aid] = []
             if len(members) < GROUP_HITS:
                 members.append((score, d))
         groups = list(order.items())[(page - 1) * per_page: page * per_page]
         out = [(members, counts[aid] - len(members)) for aid, members in groups]
         chosen = [m for members, _ in out for m in members]
-        return out, len(order), chosen
+        return out, len(counts), chosen
 
     # -- articles -----------------------------------------------------------------------
 
     def article(self, article_id: str) -> Article:
         """The article as indexed; raises ArticleNotFound."""
-        snap = self._snapshot()
-        with snap.searcher() as s:
+        with self._session() as (snap, s):
             stored = sorted((s.stored_fields(d) for d in s.document_numbers(article_id=article_id)),
                             key=lambda f: f["order"])
         if not stored:
@@ -490,10 +603,9 @@ class KnowledgeBase:
     def related(self, article_id: str, limit: int = 5) -> list[RelatedArticle]:
         """Articles related to one: its own "See also" links, then shared tags, then similar text."""
         article = self.article(article_id)
-        snap = self._snapshot()
         out: list[RelatedArticle] = []
         seen = {article_id}
-        with snap.searcher() as s:
+        with self._session() as (snap, s):
             docs = snap.docs(s)
             for link in article.related:
                 target = docs.article_by_url(link.url)
@@ -525,9 +637,13 @@ class KnowledgeBase:
 
     def suggest(self, prefix: str, limit: int = 8) -> list[Suggestion]:
         """Titles, headings and medicine names that start with what the reader has typed."""
-        snap = self._snapshot()
-        with snap.searcher() as s:
+        with self._session() as (snap, s):
             return snap.suggestions(s, self.synonyms).match(prefix[: self.settings.max_query_chars], limit)
+
+
+def _heading_keys(fields: dict[str, Any]) -> tuple[str, str]:
+    """A section's heading and title as comparison keys, for exact-match bonuses."""
+    return text.normalize_phrase(fields["meta"]["heading"]), text.normalize_phrase(fields["title"])
 
 
 def _assemble(should: list[Q.Query], must: list[Q.Query], excluded: list[Q.Query], filtered: bool

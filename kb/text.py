@@ -37,6 +37,7 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """The Porter stem of an already folded word."""
     return str(_stemmer.stemWord(word))
