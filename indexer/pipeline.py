@@ -7,6 +7,9 @@ text or takes longer than the per-file limit becomes a `Failure`, never a crash.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 import signal
@@ -115,6 +118,14 @@ def parse_one(job: tuple[Source, bytes, str, Settings]) -> Parsed:
         return Parsed(source, digest, None, f"could not be parsed ({type(e).__name__}: {e})")
 
 
+def _worker_init() -> None:
+    """Ignore Ctrl-C (the parent handles it) and die with the parent, even when it is SIGKILLed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+
+
 def parse_all(jobs: Sequence[tuple[Source, bytes, str, Settings]], workers: int) -> Iterator[Parsed]:
     """Parse jobs in order, in a process pool when there are enough to be worth it."""
     workers = workers or os.cpu_count() or 1
@@ -122,5 +133,5 @@ def parse_all(jobs: Sequence[tuple[Source, bytes, str, Settings]], workers: int)
         yield from map(parse_one, jobs)
         return
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+    with ctx.Pool(workers, initializer=_worker_init) as pool:
         yield from pool.imap(parse_one, jobs, chunksize=8)
