@@ -313,13 +313,13 @@ def free_port() -> int:
 class Server:
     """`kb serve` on 127.0.0.1 as a subprocess, stopped by its own pid."""
 
-    def __init__(self, index_dir: Path, threads: int = 8) -> None:
+    def __init__(self, index_dir: Path, threads: int = 4) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the server)
         self.proc = subprocess.Popen(
             [str(KB_BIN), "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(threads)], stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+             "--workers", str(os.cpu_count() or 1), "--threads", str(threads)], stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = time.perf_counter() + 60
         while True:
             if self.proc.poll() is not None:

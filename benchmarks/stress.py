@@ -466,7 +466,7 @@ class Server:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the server)
         self.proc = subprocess.Popen(
             [*kb_command(), "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(workers)], stdout=self.log, stderr=subprocess.STDOUT, env={**child_env(), **(env or {})})
+             "--workers", "2", "--threads", str(workers)], stdout=self.log, stderr=subprocess.STDOUT, env={**child_env(), **(env or {})})
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:

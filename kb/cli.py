@@ -186,22 +186,24 @@ def eval_cmd(ctx: click.Context, dataset: Path, split: str, as_json: bool, index
 @index_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64),
-              help="Worker threads of the WSGI server.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port (one per core uses every core).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per server process.")
 @click.pass_context
-def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int, workers: int) -> None:
+def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web UI and the JSON API on waitress (a production WSGI server)."""
-    import waitress
-
-    from web import create_app
+    from kb.serving import serve_forever
 
     settings = _settings(ctx, index_dir=index_dir)
+    click.echo(f"kb: serving {settings.index_dir} on http://{host}:{port}/ "
+               f"({workers} process{'es' if workers > 1 else ''} x {threads} threads)")
     try:
-        app = create_app(settings)
+        serve_forever(settings, host=host, port=port, workers=workers, threads=threads)
     except KbError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"kb: serving {settings.index_dir} on http://{host}:{port}/ ({workers} threads)")
-    waitress.serve(app, host=host, port=port, threads=workers, ident="kb")
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
 
 
 def main() -> None:
