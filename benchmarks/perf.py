@@ -348,13 +348,9 @@ class Server:
 
     def rss_mb(self) -> float:
         """The server's resident memory now."""
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
+        from stress import tree_rss_kb  # the server and its worker processes
+
+        return tree_rss_kb(self.proc.pid) / 1024
 
     def stop(self) -> None:
         """Stop the server (SIGTERM to its pid, then SIGKILL)."""
