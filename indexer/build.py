@@ -138,10 +138,8 @@ def _commit(gen: _Generation, writer: IndexWriter, index_dir: Path) -> None:
         writer.commit(mergetype=_merge_policy)
     gen.save(pending=False)
     if gen.fresh:
-        previous = layout.current_generation(index_dir)
         layout.switch_to(index_dir, gen.path)
-        _remove_stale(index_dir, keep=gen.path)
-        del previous
+        _remove_stale(index_dir, keep=gen.path)  # keeps the generation just replaced, for open readers
 
 
 def _add(writer: IndexWriter, gen: _Generation, key: str, root: str, rel: str, digest: str | None,
