@@ -51,15 +51,23 @@ def make(body: str, stems: Collection[str], max_fragments: int = 2) -> tuple[str
     body = body.strip()
     if not body:
         return "", ()
+    # One pass over the body finds every matching word (cached word -> term lookups), then
+    # each sentence takes the matches that fall inside it.
+    matches = [(m.start(), m.end(), st) for m in text.WORD_RE.finditer(body)
+               if (st := text.term(m.group())) is not None and st in stems]
+    sentences = _sentences(body)
     scored = []
-    for idx, (s, e) in enumerate(_sentences(body)):
-        hits = []
-        distinct = set()
-        for ws, we, _word, st in text.spans(body[s:e]):
-            if st is not None and st in stems:
-                hits.append((s + ws, s + we))
-                distinct.add(st)
-        scored.append((len(distinct) * 10 + len(hits), idx, s, e, hits))
+    k = 0
+    for idx, (s, e) in enumerate(sentences):
+        while k < len(matches) and matches[k][0] < s:
+            k += 1
+        j = k
+        while j < len(matches) and matches[j][1] <= e:
+            j += 1
+        inside = matches[k:j]
+        hits = [(a, b) for a, b, _ in inside]
+        scored.append((len({st for _, _, st in inside}) * 10 + len(hits), idx, s, e, hits))
+        k = j
     best = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))[:max_fragments]
     if not best:
         best = scored[:1]  # only the heading matched: the section's first sentence

@@ -43,6 +43,13 @@ def stem(word: str) -> str:
     return str(_stemmer.stemWord(word))
 
 
+@lru_cache(maxsize=500_000)
+def term(raw: str) -> str | None:
+    """The index term of one word as written, or None for a stop word (cached: words repeat)."""
+    w = fold(raw)
+    return None if w in STOP_WORDS else stem(w)
+
+
 def words(text: str) -> list[str]:
     """The folded words of a text, stop words included, in order."""
     return [fold(m.group()) for m in WORD_RE.finditer(text)]
