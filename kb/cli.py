@@ -157,9 +157,17 @@ def search(ctx: click.Context, query: str, index_dir: Path | None, limit: int, p
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Reuse this index folder instead of a temporary one (indexed incrementally).")
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path),
+              help="What to index: a folder of HTML pages or a JSONL file (default: DATASET/corpus.jsonl).")
 @click.pass_context
-def eval_cmd(ctx: click.Context, dataset: Path, split: str, as_json: bool, index_dir: Path | None) -> None:
-    """Measure search quality on a BEIR-format set: nDCG@10, Recall@100, MRR@10."""
+def eval_cmd(ctx: click.Context, dataset: Path, split: str, as_json: bool, index_dir: Path | None,
+             corpus: Path | None) -> None:
+    """Measure search quality on judged queries (BEIR format): nDCG@10, Recall@100, MRR@10.
+
+    DATASET holds queries.jsonl and qrels/SPLIT.tsv (query-id, article id, grade). The corpus is
+    indexed through the normal ingestion path and every query runs through the same search
+    function as the web UI.
+    """
     from indexer.build import index_paths
     from kb.evaluation import evaluate, load_dataset
     from kb.search import KnowledgeBase
@@ -168,9 +176,12 @@ def eval_cmd(ctx: click.Context, dataset: Path, split: str, as_json: bool, index
         queries, qrels = load_dataset(dataset, split)
         with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
             settings = _settings(ctx, index_dir=index_dir or Path(tmp) / "index")
-            summary = index_paths([dataset / "corpus.jsonl"], settings)
+            source = corpus or dataset / "corpus.jsonl"
+            if not source.exists():
+                raise click.UsageError(f"{source} not found: give the pages to index with --corpus")
+            summary = index_paths([source], settings)
             if not as_json:
-                click.echo(f"indexed {dataset / 'corpus.jsonl'}: {summary.line()}", err=True)
+                click.echo(f"indexed {source}: {summary.line()}", err=True)
             report = evaluate(KnowledgeBase.open(settings=settings), queries, qrels)
     except KbError as e:
         raise click.ClickException(str(e)) from e

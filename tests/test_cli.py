@@ -112,3 +112,22 @@ def test_eval_prints_metrics_on_a_small_judged_set(tmp_path: Path) -> None:
     assert report["queries"] == 3 and report["zero_result_queries"] == 1
     assert report["ndcg@10"] == pytest.approx(2 / 3, abs=1e-3)
     assert set(report) == {"ndcg@10", "recall@100", "mrr@10", "queries", "zero_result_queries"}
+
+
+def test_eval_indexes_html_pages_given_with_corpus(site: Path, tmp_path: Path) -> None:
+    data = tmp_path / "judged"
+    (data / "qrels").mkdir(parents=True)
+    (data / "queries.jsonl").write_bytes(orjson.dumps({"_id": "q1", "text": "nerve pain"}))
+    (data / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tb\t2\n")
+    code, out = run("eval", str(data), "--corpus", str(site), "--json")
+    report = orjson.loads(out)
+    assert code == 0 and report["mrr@10"] == 1.0 and report["queries"] == 1
+
+
+def test_eval_without_a_corpus_says_how_to_give_one(tmp_path: Path) -> None:
+    data = tmp_path / "judged"
+    (data / "qrels").mkdir(parents=True)
+    (data / "queries.jsonl").write_bytes(orjson.dumps({"_id": "q1", "text": "x"}))
+    (data / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tb\t2\n")
+    code, out = run("eval", str(data))
+    assert code == 2 and "--corpus" in out
