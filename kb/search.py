@@ -12,6 +12,7 @@ import heapq
 import math
 import threading
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ from kb.synonyms import Synonyms, load
 
 TEXT_FIELDS = ("title", "heading", "body")
 GROUP_HITS = 3
+POSTINGS_CACHE_ENTRIES = 4_000_000  # about 50 MB of cached postings per process
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ class _Snapshot:
         self._corrector: Corrector | None = None
         self._suggest: SuggestList | None = None
         self.feedback: dict[int, dict[str, float]] = {}  # docnum -> term distribution (see _feedback)
-        self.postings: dict[tuple[str, str], list[tuple[int, float]]] = {}  # (field, term) -> scored docs
+        # (field, term) -> its sections and their BM25 scores, as compact arrays (12 bytes a posting)
+        self.postings: dict[tuple[str, str], tuple[array[int], array[float]]] = {}
+        self.postings_size = 0
 
     def acquire(self) -> Searcher:
         """A pooled searcher of this snapshot's generation; raises _Stale if a commit slipped in."""
@@ -441,7 +445,7 @@ class KnowledgeBase:
         words: dict[int, int] = {}  # docnum -> bit set of the query words it contains
         for wi, fieldname, term, boost in prep.terms:
             bit = 1 << wi
-            for d, sc in self._postings(s, snap, fieldname, term):
+            for d, sc in zip(*self._postings(s, snap, fieldname, term), strict=True):
                 if allowed is not None and d not in allowed:
                     continue
                 scores[d] = scores.get(d, 0.0) + sc * boost
@@ -477,25 +481,30 @@ class KnowledgeBase:
         closed = bool(prep.must or prep.excluded or prep.filter is not None)
         for term, boost in extra:
             for fieldname, w in weights.items():
-                for d, sc in self._postings(s, snap, fieldname, term):
+                for d, sc in zip(*self._postings(s, snap, fieldname, term), strict=True):
                     if d in scores or not closed:
                         scores[d] = scores.get(d, 0.0) + sc * w * boost
         return sorted(((sc, d) for d, sc in scores.items()), key=lambda x: (-x[0], x[1]))
 
-    def _postings(self, s: Searcher, snap: _Snapshot, fieldname: str, term: str) -> list[tuple[int, float]]:
-        """A term's sections in one field with their BM25 scores, cached per snapshot."""
+    def _postings(self, s: Searcher, snap: _Snapshot, fieldname: str, term: str
+                  ) -> tuple[array[int], array[float]]:
+        """A term's sections in one field with their BM25 scores, cached per snapshot (bounded)."""
         key = (fieldname, term)
         cached = snap.postings.get(key)
         if cached is None:
-            if len(snap.postings) > 200_000:
+            if snap.postings_size > POSTINGS_CACHE_ENTRIES:
                 snap.postings.clear()
-            cached = []
+                snap.postings_size = 0
+            ids: array[int] = array("i")
+            scores: array[float] = array("d")
             if key in s.reader():
                 m = s.postings(fieldname, term)
                 while m.is_active():
-                    cached.append((m.id(), m.score()))
+                    ids.append(m.id())
+                    scores.append(m.score())
                     m.next()
-            snap.postings[key] = cached
+            cached = snap.postings[key] = (ids, scores)
+            snap.postings_size += len(ids) + 1
         return cached
 
     def _feedback(self, s: Searcher, snap: _Snapshot, prep: Prepared,
