@@ -171,8 +171,13 @@ def article_id_for(url: str, source: str) -> str:
             clean_id(unquote(parts.path)) or clean_id(unquote(parts.query)) or clean_id(parts.hostname or "")
         )
         if found:
-            return found
-    return clean_id(re.sub(r"\.html?$", "", source.strip(), flags=re.I)) or "article"
+            return _unreserved(found)
+    return _unreserved(clean_id(re.sub(r"\.html?$", "", source.strip(), flags=re.I)) or "article")
+
+
+def _unreserved(article_id: str) -> str:
+    """Keep ids off the API's own routes: `…/related` would read as the related-articles endpoint."""
+    return article_id + "-page" if article_id == "related" or article_id.endswith("/related") else article_id
 
 
 def strip_site_suffix(title: str, site_name: str) -> str:

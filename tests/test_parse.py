@@ -593,3 +593,10 @@ def test_an_unmarked_time_in_the_article_is_the_last_resort_publication_date() -
     assert parse(doc(body)).published == "2024-04-09T12:00:00.000Z"
     aside = '<article><p>Text</p></article><aside><time datetime="2020-01-01">old</time></aside>'
     assert parse(doc(aside)).published is None
+
+
+def test_an_id_ending_in_related_is_kept_off_the_related_route() -> None:
+    html = ('<html><head><title>T</title><link rel="canonical" href="https://site.example/news/related/"></head>'
+            '<body><article><h1>T</h1><p>Some article text here.</p></article></body></html>')
+    article = parse_article(html, source="x.html", fallback_url="https://site.example/x")
+    assert article.article_id == "news/related-page"
