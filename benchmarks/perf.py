@@ -32,7 +32,6 @@ import os
 import platform
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -354,13 +353,9 @@ class Server:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM to its pid, then SIGKILL)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        from stress import stop_process
+
+        stop_process(self.proc)
         self.log.close()
 
 

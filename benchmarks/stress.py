@@ -307,8 +307,7 @@ def _where(e: BaseException) -> str:
     return f"{type(e).__name__}: {e} at {at}"
 
 
-def _read_loop(index_dir: Path, stop: Any) -> tuple[list[Observation], list[str]]:
-    kb = KnowledgeBase.open(settings=Settings(index_dir=index_dir))
+def _read_loop(kb: KnowledgeBase, stop: Any) -> tuple[list[Observation], list[str]]:
     seen: list[Observation] = []
     errors: list[str] = []
     while not stop.is_set():
@@ -323,7 +322,7 @@ def _read_loop(index_dir: Path, stop: Any) -> tuple[list[Observation], list[str]
 
 
 def _process_reader(index_dir: str, stop: Any, out: Any) -> None:
-    seen, errors = _read_loop(Path(index_dir), stop)
+    seen, errors = _read_loop(KnowledgeBase.open(settings=Settings(index_dir=Path(index_dir))), stop)
     known = [e for e in errors if KNOWN_RACE.search(e)]
     others = [e for e in errors if e not in known]
     out.put((seen, known[:1000] + others[:20], len(known[:1000]) + len(others)))
@@ -351,18 +350,9 @@ def concurrency_run(work: Path, *, seconds: float = 5.0, threads: int = 4, proce
     kb = KnowledgeBase.open(settings=Settings(index_dir=index_dir))  # shared, as the web app shares it
 
     def thread_reader() -> None:
-        seen: list[Observation] = []
-        errors: list[str] = []
-        while not stop.is_set():
-            try:
-                page = kb.search(COMMON, per_page=100, exact=True)
-                versions = tuple(sorted({int(m.group(1)) if (m := _VERSION.search(h.title)) else -1
-                                         for h in page.hits}))
-                seen.append((versions, page.total, len(page.hits), len({h.article_id for h in page.hits})))
-            except Exception as e:
-                errors.append(_where(e))
+        found = _read_loop(kb, stop)
         with lock:
-            results.append((seen, errors))
+            results.append(found)
 
     pool = [threading.Thread(target=thread_reader) for _ in range(threads)]
     for t in pool:
@@ -458,6 +448,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a server (it stops its workers), then SIGKILL if it has not gone in 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def tree_rss_kb(pid: int) -> int:
     """VmRSS in kB of a process and its children (`kb serve --workers N` forks N workers)."""
     total = 0
@@ -516,13 +517,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop the server: SIGTERM to its pid, then SIGKILL."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
