@@ -50,6 +50,10 @@ class Settings:
     max_body_bytes: int = 10 * MB
     cors_origins: tuple[str, ...] = ()
     parse_workers: int = 0  # 0: one per core
+    backend: str = "whoosh"  # or "typesense" (a cluster; `pip install 'kb[typesense]'`)
+    typesense_nodes: tuple[str, ...] = ()  # e.g. ("http://10.0.0.1:8108", "http://10.0.0.2:8108")
+    typesense_api_key: str | None = None
+    typesense_collection: str = "kb"  # the alias readers search; full rebuilds swap it to a new collection
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored)."""
@@ -75,6 +79,14 @@ class Settings:
             changes["synonyms_file"] = Path(v)
         if (v := get("ADMIN_TOKEN")) is not None:
             changes["admin_token"] = v
+        if (v := get("BACKEND")) is not None:
+            changes["backend"] = v.strip().lower()
+        if (v := get("TYPESENSE_NODES")) is not None:
+            changes["typesense_nodes"] = tuple(n.strip() for n in v.split(",") if n.strip())
+        if (v := get("TYPESENSE_API_KEY")) is not None:
+            changes["typesense_api_key"] = v
+        if (v := get("TYPESENSE_COLLECTION")) is not None:
+            changes["typesense_collection"] = v
         if (v := get("CORS_ORIGINS")) is not None:
             changes["cors_origins"] = tuple(o.strip() for o in v.split(",") if o.strip())
         for name, key, conv in (
@@ -89,7 +101,17 @@ class Settings:
                     changes[key] = conv(v)
                 except ValueError as e:
                     raise ConfigError(f"{prefix}{name}={v!r} is not a number") from e
-        return base.with_(**changes)
+        settings = base.with_(**changes)
+        settings.check_backend()
+        return settings
+
+    def check_backend(self) -> None:
+        """Raise ConfigError unless the backend is known and, for Typesense, has nodes and a key."""
+        if self.backend not in ("whoosh", "typesense"):
+            raise ConfigError(f"unknown backend {self.backend!r} (known: whoosh, typesense)")
+        if self.backend == "typesense" and not (self.typesense_nodes and self.typesense_api_key):
+            raise ConfigError("the typesense backend needs KB_TYPESENSE_NODES (comma-separated URLs) "
+                              "and KB_TYPESENSE_API_KEY")
 
     @classmethod
     def from_file(cls, path: Path) -> Settings:

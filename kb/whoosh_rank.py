@@ -1,0 +1,298 @@
+"""Ranking on Whoosh: a `Plan` compiled to Whoosh queries, the first pass, and RM3 feedback.
+
+The first pass of a plain query (a sum of terms) runs from per-snapshot cached postings
+rather than Whoosh's matcher tree: the same BM25F scores at a fraction of the cost. Queries
+with required parts, exclusions or multi-word synonyms go through the engine. Whoosh 2.7
+drops boosts on compound queries and `DisjunctionMax` scores every match alike, so synonym
+weights sit on the leaf terms and coordination is our own.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from whoosh import query as Q
+from whoosh.scoring import BM25F
+from whoosh.searching import Searcher
+
+from kb import text
+from kb.engine import Plan
+from kb.ranking import Ranking
+
+if TYPE_CHECKING:
+    from kb.whoosh_engine import Snapshot
+
+TEXT_FIELDS = ("title", "heading", "body")
+POSTINGS_CACHE_ENTRIES = 4_000_000  # about 50 MB of cached postings per process
+
+
+class BM25(BM25F):  # type: ignore[misc]
+    """Whoosh's per-field BM25 with the Robertson-Sparck Jones idf of Lucene and Anserini.
+
+    Whoosh's own idf, log(N / (df + 1)) + 1, flattens the gap between rare and common words;
+    `idf="classic"` keeps it.
+    """
+
+    def __init__(self, idf: str = "bm25", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.classic = idf == "classic"
+
+    def idf(self, searcher: Searcher, fieldname: str, text: str) -> float:
+        if self.classic:
+            return float(super().idf(searcher, fieldname, text))
+        parent = searcher.get_parent()
+        n = parent.doc_frequency(fieldname, text)
+        return math.log(1 + (parent.doc_count_all() - n + 0.5) / (n + 0.5))
+
+
+def weighting(r: Ranking) -> BM25:
+    """The BM25F scorer for a ranking's constants."""
+    return BM25(B=r.b, K1=r.k1, title_B=r.title_b, heading_B=r.heading_b, idf=r.idf)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A plan as Whoosh queries."""
+
+    query: Q.Query | None
+    filter: Q.Query | None
+    word_stems: tuple[frozenset[str], ...] = ()  # per query word found in the index: its stems and synonyms'
+    should: tuple[Q.Query, ...] = ()  # the scored parts, kept apart so feedback can add to them
+    must: tuple[Q.Query, ...] = ()
+    excluded: tuple[Q.Query, ...] = ()
+    query_stems: tuple[str, ...] = ()  # the distinct stems of the plain words, for feedback weights
+    # (word number, field, term, boost) of every scored term, when the scored part is a plain sum of
+    # terms: then the first pass runs from cached postings instead of Whoosh's matcher tree
+    terms: tuple[tuple[int, str, str, float], ...] | None = None
+    phrase: Q.Query | None = None  # the adjacency bonus, applied to the best candidates only
+
+
+def _weights(r: Ranking, scale: float) -> dict[str, float]:
+    return {"title": r.title_weight * scale, "heading": r.heading_weight * scale, "body": r.body_weight * scale}
+
+
+def _fields_query(r: Ranking, terms: Sequence[str], phrase: bool = False, scale: float = 1.0) -> Q.Query:
+    weights = _weights(r, scale)
+    if phrase and len(terms) > 1:
+        return Q.Or([Q.Phrase(f, list(terms), slop=2, boost=w) for f, w in weights.items()])
+    return Q.Or([Q.Term(f, t, boost=w) for t in terms for f, w in weights.items()])
+
+
+def compile_plan(plan: Plan, r: Ranking) -> Prepared:
+    """The Whoosh queries of a plan: scored words (with weighted synonyms), required and excluded parts."""
+    should: list[Q.Query] = []
+    word_stems: list[frozenset[str]] = []
+    flat: list[tuple[int, str, str, float]] | None = []
+    for word in plan.words:
+        own = word.stems
+        if not own:
+            continue
+        group = set(own)
+        wi = len(word_stems)
+        if flat is not None:
+            flat.extend((wi, f, t, w) for t in own for f, w in _weights(r, 1.0).items())
+        syns = []
+        for syn_terms in word.synonyms:
+            syns.append(_fields_query(r, syn_terms, phrase=len(syn_terms) > 1, scale=r.synonym_weight))
+            if len(syn_terms) > 1:
+                flat = None  # a multi-word name is a phrase: only the engine can score it
+            elif flat is not None:
+                flat.extend((wi, f, syn_terms[0], w) for f, w in _weights(r, r.synonym_weight).items())
+            group.update(syn_terms)
+        if word.known:
+            word_stems.append(frozenset(group))
+        exact = _fields_query(r, own)
+        should.append(Q.Or([exact, *syns]) if syns else exact)
+    all_stems = list(plan.stems)
+    phrase_bonus = None
+    if len(all_stems) > 1 and r.phrase_weight > 0:
+        phrase_bonus = Q.Or([Q.Phrase(f, all_stems, slop=3, boost=r.phrase_weight) for f in ("heading", "body")])
+        should.append(phrase_bonus)
+    must: list[Q.Query] = [_fields_query(r, pt, phrase=True) for pt in plan.phrases]
+    for fieldname, ft in plan.fielded:
+        must.append(Q.And([Q.Term(fieldname, t) for t in ft]) if len(ft) == 1 else Q.Phrase(fieldname, list(ft), slop=2))
+    excluded = [_fields_query(r, t, phrase=len(t) > 1) for t in plan.excluded]
+    filters = [Q.Or([Q.Term(fieldname, k) for k in keys]) for fieldname, keys in plan.filters]
+    return Prepared(query=_assemble(should, must, excluded, bool(filters)),
+                    filter=Q.And(filters) if filters else None, word_stems=tuple(word_stems),
+                    should=tuple(should), must=tuple(must), excluded=tuple(excluded),
+                    query_stems=tuple(dict.fromkeys(all_stems)),
+                    terms=tuple(flat) if flat and not must and not excluded else None, phrase=phrase_bonus)
+
+
+def _assemble(should: list[Q.Query], must: list[Q.Query], excluded: list[Q.Query], filtered: bool
+              ) -> Q.Query | None:
+    """The engine query: must parts required, should parts scored, exclusions removed."""
+    if should and must:
+        main: Q.Query | None = Q.AndMaybe(Q.And(must), Q.Or(should))
+    elif should:
+        main = Q.Or(should)
+    elif must:
+        main = Q.And(must)
+    elif filtered:
+        main = Q.Every()
+    else:
+        main = None
+    if main is not None and excluded:
+        main = Q.AndNot(main, Q.Or(excluded))
+    return main
+
+
+def rank(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking) -> list[tuple[float, int]]:
+    """Every matching section, scored, coordinated and expanded by feedback, best first."""
+    if prep.query is None:
+        return []
+    ranked = _retrieve_bulk(s, snap, prep, r) if prep.terms is not None else _retrieve(s, prep, r)
+    # Feedback needs a collection much larger than the feedback set: in a small one the
+    # "top sections" are most of it and their terms say nothing about the query.
+    if (r.prf_docs > 0 and r.prf_weight > 0 and prep.should and ranked
+            and s.doc_count() >= r.prf_min_sections):
+        ranked = _expand(s, snap, prep, ranked, r)
+    return ranked
+
+
+def _retrieve(s: Searcher, prep: Prepared, r: Ranking) -> list[tuple[float, int]]:
+    """One pass of the engine: every match, scored, coordinated, best first."""
+    coord = r.coord > 0 and len(prep.word_stems) > 1
+    results = s.search(prep.query, limit=None, filter=prep.filter, terms=coord)
+    ranked = [(float(score), int(docnum)) for score, docnum in results.top_n]
+    if coord:
+        ranked = _coordinate(ranked, results.docterms, prep.word_stems, r.coord)
+    return ranked
+
+
+def _retrieve_bulk(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking,
+                   depth: int = 200) -> list[tuple[float, int]]:
+    """The first pass as sums over cached postings: the same BM25 scores as the engine's
+    matcher tree (a term's score times its boost, summed), at a fraction of the cost.
+
+    Coordination covers every match; the phrase bonus, which needs positions, is added by
+    the engine to the best `depth` candidates only.
+    """
+    assert prep.terms is not None
+    allowed = snap.filter_docs(s, prep.filter) if prep.filter is not None else None
+    scores: dict[int, float] = {}
+    words: dict[int, int] = {}  # docnum -> bit set of the query words it contains
+    for wi, fieldname, term, boost in prep.terms:
+        bit = 1 << wi
+        for d, sc in zip(*postings(s, snap, fieldname, term), strict=True):
+            if allowed is not None and d not in allowed:
+                continue
+            scores[d] = scores.get(d, 0.0) + sc * boost
+            words[d] = words.get(d, 0) | bit
+    ranked = sorted(((sc, d) for d, sc in scores.items()), key=lambda x: (-x[0], x[1]))
+    n = len(prep.word_stems)
+    c = r.coord
+    if c > 0 and n > 1:  # as `_coordinate` does after an engine pass: over the best candidates
+        head = [(sc * (1 + c * (words[d].bit_count() - 1) / (n - 1)), d) for sc, d in ranked[:depth]]
+        ranked = sorted(head, key=lambda x: (-x[0], x[1])) + ranked[depth:]
+    if prep.phrase is not None and ranked:
+        candidates = {d for _, d in ranked[:depth]}
+        bonus = {int(d): float(sc) for sc, d in s.search(prep.phrase, limit=None, filter=candidates).top_n}
+        if bonus:
+            top = sorted(((sc + bonus.get(d, 0.0), d) for sc, d in ranked[:depth]), key=lambda x: (-x[0], x[1]))
+            ranked = top + ranked[depth:]
+    return ranked
+
+
+def _expand(s: Searcher, snap: Snapshot, prep: Prepared, ranked: list[tuple[float, int]], r: Ranking
+            ) -> list[tuple[float, int]]:
+    """Add the feedback terms' scores to the first pass, as RM3's second retrieval would.
+
+    The feedback terms are scored from cached postings rather than by a second engine pass
+    (a tenth of the cost). They may bring in new sections unless the query has required
+    parts, exclusions or filters: then they only reorder what already matched.
+    """
+    extra = _feedback(s, snap, prep, ranked[:r.prf_docs], r)
+    if not extra:
+        return ranked
+    weights = _weights(r, 1.0)
+    scores = dict((d, sc) for sc, d in ranked)
+    closed = bool(prep.must or prep.excluded or prep.filter is not None)
+    for term, boost in extra:
+        for fieldname, w in weights.items():
+            for d, sc in zip(*postings(s, snap, fieldname, term), strict=True):
+                if d in scores or not closed:
+                    scores[d] = scores.get(d, 0.0) + sc * w * boost
+    return sorted(((sc, d) for d, sc in scores.items()), key=lambda x: (-x[0], x[1]))
+
+
+def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[array[int], array[float]]:
+    """A term's sections in one field with their BM25 scores, cached per snapshot (bounded)."""
+    key = (fieldname, term)
+    cached = snap.postings.get(key)
+    if cached is None:
+        if snap.postings_size > POSTINGS_CACHE_ENTRIES:
+            snap.postings.clear()
+            snap.postings_size = 0
+        ids: array[int] = array("i")
+        scores: array[float] = array("d")
+        if key in s.reader():
+            m = s.postings(fieldname, term)
+            while m.is_active():
+                ids.append(m.id())
+                scores.append(m.score())
+                m.next()
+        cached = snap.postings[key] = (ids, scores)
+        snap.postings_size += len(ids) + 1
+    return cached
+
+
+def _feedback(s: Searcher, snap: Snapshot, prep: Prepared, top: list[tuple[float, int]], r: Ranking
+              ) -> list[tuple[str, float]]:
+    """RM3 pseudo-relevance feedback: the top sections' most telling terms, as weighted queries.
+
+    Each section's term distribution P(t|D) is weighted by its score, summed, cut to the
+    `prf_terms` heaviest and normalised; the feedback model then gets `prf_weight` of the
+    query's mass (Lavrenko & Croft's relevance model as Anserini's RM3 interpolates it).
+    """
+    cache = snap.feedback
+    if len(cache) > 50_000:
+        cache.clear()
+    model: dict[str, float] = {}
+    total = sum(score for score, _ in top) or 1.0
+    for score, d in top:
+        dist = cache.get(d)
+        if dist is None:
+            dist = cache[d] = _term_distribution(s, d, r)
+        for t, p in dist.items():
+            model[t] = model.get(t, 0.0) + p * score / total
+    best = heapq.nsmallest(r.prf_terms, model.items(), key=lambda x: (-x[1], x[0]))
+    mass = sum(p for _, p in best)
+    if not mass:
+        return []
+    # The plain query's terms weigh 1 each; the feedback model gets prf_weight of the whole.
+    n = max(1, len(prep.query_stems))
+    scale = n * r.prf_weight / (1 - r.prf_weight) / mass
+    return [(t, p * scale) for t, p in best]
+
+
+def _term_distribution(s: Searcher, docnum: int, r: Ranking) -> dict[str, float]:
+    """P(t|D) over a section's telling terms: no numbers, no one-letter stems, none in over
+    `prf_max_df` of the sections (they say nothing about the topic)."""
+    f = s.stored_fields(docnum)
+    limit = r.prf_max_df * max(1, s.doc_count_all())
+    counts = Counter(t for t in text.terms(f.get("title", "") + " \n " + f.get("body", ""))
+                     if len(t) > 1 and not t[0].isdigit())
+    kept = {t: c for t, c in counts.items() if s.doc_frequency("body", t) <= limit}
+    n = sum(kept.values())
+    return {t: c / n for t, c in kept.items()} if n else {}
+
+
+def _coordinate(ranked: list[tuple[float, int]], docterms: dict[int, Any],
+                word_stems: tuple[frozenset[str], ...], c: float, depth: int = 200) -> list[tuple[float, int]]:
+    """Among the top candidates, favour sections that contain more of the query's words."""
+    n = len(word_stems)
+    head = []
+    for score, d in ranked[:depth]:
+        found = {t.decode("utf-8") if isinstance(t, bytes) else t for _, t in docterms.get(d, ())}
+        matched = sum(1 for group in word_stems if not found.isdisjoint(group))
+        head.append((score * (1 + c * max(0, matched - 1) / (n - 1)), d))
+    head.sort(key=lambda x: -x[0])
+    return head + ranked[depth:]
