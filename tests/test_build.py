@@ -194,16 +194,17 @@ CRASH_SCRIPT = """
 import sys, time
 from pathlib import Path
 import indexer.build as build
+import indexer.whoosh_store as store
 from kb.config import Settings
 
-commit = build._commit
+commit = store.WhooshStore.commit
 
-def slow_commit(*args, **kwargs):
+def slow_commit(self):
     print("writing", flush=True)  # every section is in the writer; the commit is next
     time.sleep(60)
-    commit(*args, **kwargs)
+    commit(self)
 
-build._commit = slow_commit
+store.WhooshStore.commit = slow_commit
 build.index_paths([Path(sys.argv[1])], Settings(index_dir=Path(sys.argv[2]), parse_workers=1),
                   full=sys.argv[3] == "full")
 """

@@ -1,0 +1,126 @@
+"""The Whoosh store: generations of a Whoosh index in the folder `kb.layout` describes.
+
+Incremental runs commit into the live generation (a Whoosh commit is atomic: a process
+killed mid-write leaves the last commit readable). `--full` builds a new generation beside
+the live one and swaps `CURRENT` only once it is committed. The manifest (`manifest.json`)
+and vocabulary (`vocab.json`) live in the generation's folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+from whoosh import index as whoosh_index
+from whoosh.writing import IndexWriter
+
+from indexer.store import Manifest
+from kb import layout
+from kb.schema import SCHEMA_VERSION, make_schema
+
+
+class WhooshStore:
+    """One write session on a generation; the writer opens at the first write, so no-op runs stay cheap."""
+
+    def __init__(self, index_dir: Path, path: Path, fresh: bool, manifest: Manifest) -> None:
+        self.index_dir = index_dir
+        self.path = path
+        self.fresh = fresh
+        self.manifest = manifest
+        self._writer: IndexWriter | None = None
+
+    @classmethod
+    def open(cls, index_dir: Path, full: bool) -> WhooshStore:
+        """The live generation for an incremental run, or a new empty one for a full rebuild."""
+        live = layout.current_generation(index_dir)
+        if live is not None and not full:
+            saved = layout.read_json(live / layout.MANIFEST, {})
+            if saved.get("schema") == SCHEMA_VERSION and whoosh_index.exists_in(str(live)):
+                return cls(index_dir, live, False,
+                           Manifest(saved.get("files", {}), layout.read_json(live / layout.VOCAB, {})))
+        _remove_stale(index_dir, keep=live)
+        path = layout.next_generation(index_dir)
+        whoosh_index.create_in(str(path), make_schema())
+        return cls(index_dir, path, True, Manifest())
+
+    def writer(self) -> IndexWriter:
+        if self._writer is None:
+            self._writer = whoosh_index.open_dir(str(self.path)).writer(limitmb=256)
+        return self._writer
+
+    def delete(self, key: str) -> None:
+        self.writer().delete_by_term("source", key)
+
+    def add(self, docs: list[dict[str, Any]]) -> None:
+        w = self.writer()
+        for doc in docs:
+            w.add_document(**doc)
+
+    def commit(self) -> None:
+        writer = self.writer()
+        self._save(pending=True)
+        if self.fresh:
+            writer.commit(merge=False)
+        else:
+            writer.commit(mergetype=_merge_policy)
+        self._writer = None
+        self._save(pending=False)
+        if self.fresh:
+            layout.switch_to(self.index_dir, self.path)
+            _remove_stale(self.index_dir, keep=self.path)  # keeps the generation just replaced, for open readers
+
+    def cancel(self) -> None:
+        """Abandon the writer without letting a second failure (a full disk) hide the first."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.cancel()
+            self._writer = None
+
+    def _save(self, pending: bool) -> None:
+        m = self.manifest
+        files = m.pending() if pending else m.files
+        layout.write_atomic(self.path / layout.MANIFEST, orjson.dumps({"schema": SCHEMA_VERSION, "files": files}))
+        if not pending:
+            layout.write_atomic(self.path / layout.VOCAB, orjson.dumps(m.vocab))
+
+
+def _remove_stale(index_dir: Path, keep: Path | None) -> None:
+    """Delete generations other than the live one and the one just before it (left by crashes or swaps)."""
+    gens = layout.generations(index_dir)
+    keep_names = {keep.name} if keep else set()
+    if keep is not None:
+        older = [g for g in gens if g.name < keep.name]
+        if older:
+            keep_names.add(older[-1].name)
+    for g in gens:
+        if g.name not in keep_names:
+            shutil.rmtree(g, ignore_errors=True)
+
+
+def _merge_policy(writer: IndexWriter, segments: list[Any]) -> list[Any]:
+    """Merge segments that are small or mostly deleted; drop empty ones; keep the rest.
+
+    Whoosh's default never merges fewer than five segments and keeps fully deleted ones, so
+    a site that adds articles one by one piles up segments and every search pays for each.
+    """
+    from whoosh.reading import SegmentReader
+
+    live_total = sum(seg.doc_count() for seg in segments) or 1
+    keep = []
+    merge = []
+    for seg in segments:
+        live, total = seg.doc_count(), seg.doc_count_all()
+        if live == 0:
+            continue  # a fully deleted segment: drop it
+        if live < 0.1 * live_total or (total - live) > 0.2 * total:
+            merge.append(seg)
+        else:
+            keep.append(seg)
+    for seg in merge:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        writer.add_reader(reader)
+        reader.close()
+    return keep
