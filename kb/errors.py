@@ -25,3 +25,7 @@ class ArticleNotFound(KbError):
 
 class BadInput(KbError):
     """A file or upload cannot be indexed: empty, binary, oversized, or no article text."""
+
+
+class BackendUnavailable(IndexMissing):
+    """The search cluster did not answer (every node down, or no leader for a write)."""

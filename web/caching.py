@@ -16,6 +16,7 @@ from flask import Flask, Response, request
 
 from kb import layout
 from kb.config import Settings
+from kb.errors import KbError
 
 PUBLIC_CACHE = "public, max-age=60"
 NO_STORE = "no-store"
@@ -54,17 +55,29 @@ class ETags:
     """Computes and checks the ETags of one app."""
 
     def __init__(self, settings: Settings) -> None:
-        self.index_dir = settings.index_dir
+        self.settings = settings
         self.build = build_id(settings)
+
+    def token(self) -> str | None:
+        """The live index state's token: two stat calls for Whoosh, one small request for Typesense."""
+        if self.settings.backend == "whoosh":
+            found = layout.generation_token(self.settings.index_dir)
+            return None if found is None else f"{found[0]}\0{found[1]}"
+        from web.services import knowledge_base
+
+        try:
+            return knowledge_base().token()
+        except KbError:
+            return None
 
     def index_tag(self) -> str | None:
         """The weak ETag of this request when its answer depends only on the index, else None."""
         if request.method not in ("GET", "HEAD") or request.endpoint not in INDEX_BOUND:
             return None
-        token = layout.generation_token(self.index_dir)
+        token = self.token()
         if token is None:
             return None
-        key = f"{self.build}\0{token[0]}\0{token[1]}\0{request.full_path}"
+        key = f"{self.build}\0{token}\0{request.full_path}"
         return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
     def not_modified(self) -> Response | None:

@@ -1,0 +1,114 @@
+"""BM25F over candidate sections' analysed text: the Whoosh path's ranking, for engines without it.
+
+Typesense ranks by how many query words match and how close they are, with no term
+weighting, so a rare medicine name counts no more than "dose". The Typesense backend takes
+its candidates and scores them here with the same model the Whoosh path uses (per-field
+BM25 with the Robertson-Sparck Jones idf, field and synonym weights, coordination and the
+phrase bonus), so both backends put the same sections on top. Pseudo-relevance feedback
+(RM3) needs the whole collection's postings and is left to the Whoosh path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from kb.engine import Plan
+from kb.ranking import Ranking
+
+FIELDS = ("title", "heading", "body")
+PHRASE_FIELDS = ("heading", "body")
+COORD_DEPTH = 200
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Collection statistics: sections, mean field lengths, and (field, stem) -> sections holding it."""
+
+    sections: int
+    mean_length: Mapping[str, float]
+    df: Mapping[tuple[str, str], int]
+
+
+def _b(r: Ranking, field: str) -> float:
+    return {"title": r.title_b, "heading": r.heading_b}.get(field, r.b)
+
+
+def _weights(r: Ranking) -> dict[str, float]:
+    return {"title": r.title_weight, "heading": r.heading_weight, "body": r.body_weight}
+
+
+def term_score(r: Ranking, stats: Stats, field: str, stem: str, tf: int, length: int) -> float:
+    """One field's BM25 for one stem, as Whoosh's BM25F computes it with our idf."""
+    if not tf:
+        return 0.0
+    n = stats.df.get((field, stem), 0)
+    idf = math.log(1 + (stats.sections - n + 0.5) / (n + 0.5))
+    avg = stats.mean_length.get(field) or 1.0
+    b = _b(r, field)
+    return idf * tf * (r.k1 + 1) / (tf + r.k1 * ((1 - b) + b * length / avg))
+
+
+def _near(tokens: Sequence[str], stems: Sequence[str], slop: int) -> bool:
+    """Whether the stems occur in order, each within `slop` extra positions of the one before."""
+    starts = [i for i, t in enumerate(tokens) if t == stems[0]]
+    for start in starts:
+        pos, ok = start, True
+        for st in stems[1:]:
+            nxt = next((j for j in range(pos + 1, min(len(tokens), pos + 2 + slop)) if tokens[j] == st), None)
+            if nxt is None:
+                ok = False
+                break
+            pos = nxt
+        if ok:
+            return True
+    return False
+
+
+def score(plan: Plan, r: Ranking, stats: Stats, fields: Mapping[str, Sequence[str]]) -> tuple[float, int]:
+    """A section's score for a plan and how many of the plan's known words it contains."""
+    weights = _weights(r)
+    counts = {f: Counter(fields.get(f, ())) for f in FIELDS}
+    lengths = {f: len(fields.get(f, ())) for f in FIELDS}
+    total = 0.0
+    matched = 0
+    for word in plan.words:
+        found = False
+        variants: list[tuple[tuple[str, ...], float]] = [(word.stems, 1.0)]
+        variants += [(syn, r.synonym_weight) for syn in word.synonyms]
+        for stems, scale in variants:
+            multi = len(stems) > 1 and scale != 1.0  # a multi-word synonym counts as a phrase
+            for f in FIELDS:
+                if multi and not _near(fields.get(f, ()), stems, 2):
+                    continue
+                for st in stems:
+                    s = term_score(r, stats, f, st, counts[f][st], lengths[f])
+                    if s:
+                        total += s * weights[f] * scale
+                        found = True
+        matched += found and word.known
+    for phrase in plan.phrases:  # required, so every candidate has them: they score like words
+        for f in FIELDS:
+            total += sum(term_score(r, stats, f, st, counts[f][st], lengths[f]) for st in phrase) * weights[f]
+    all_stems = plan.stems
+    if len(all_stems) > 1 and r.phrase_weight > 0:
+        for f in PHRASE_FIELDS:
+            if _near(fields.get(f, ()), all_stems, 3):
+                total += r.phrase_weight * sum(term_score(r, stats, f, st, counts[f][st], lengths[f])
+                                               for st in dict.fromkeys(all_stems))
+    return total, matched
+
+
+def rank(plan: Plan, r: Ranking, stats: Stats, candidates: Sequence[tuple[int, Mapping[str, Sequence[str]]]]
+         ) -> list[tuple[float, int]]:
+    """Candidates (section number, analysed fields) scored and coordinated, best first."""
+    scored = [(*score(plan, r, stats, fields), d) for d, fields in candidates]
+    ranked = sorted(((s, d) for s, _, d in scored), key=lambda x: (-x[0], x[1]))
+    n = sum(1 for w in plan.words if w.known)
+    if r.coord > 0 and n > 1:
+        matched = {d: m for _, m, d in scored}
+        head = [(s * (1 + r.coord * max(0, matched[d] - 1) / (n - 1)), d) for s, d in ranked[:COORD_DEPTH]]
+        ranked = sorted(head, key=lambda x: (-x[0], x[1])) + ranked[COORD_DEPTH:]
+    return ranked

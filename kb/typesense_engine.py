@@ -1,0 +1,278 @@
+"""The Typesense backend: the same knowledge base on a replicated Typesense cluster.
+
+A view reads the `state` document of the meta collection (one small request) to learn the
+live collection and its generation; per-generation tables (the doc table, known stems,
+spelling vocabulary, suggestions) are built once and shared by every thread. Ranking is
+Typesense's own: its text match over the pre-analysed stems with field weights, every query
+word preferred but not required (`drop_tokens_threshold`), synonyms from the same file as
+Whoosh's (pushed by the writer). Snippets, grouping, spelling and the exact-heading bonus
+stay in `kb.search`. Typesense objects never leave this module.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import orjson
+
+from kb import scoring
+from kb import typesense_client as tc
+from kb.config import Settings
+from kb.engine import Plan, Ranked, Stored
+from kb.errors import BackendUnavailable, IndexMissing
+from kb.facets import DocTable
+from kb.models import KINDS, Facets, FacetValue
+from kb.ranking import Ranking
+from kb.schema import facet_key
+
+T = TypeVar("T")
+MAX_PAGE = 250  # Typesense's largest page
+STORED_EXCLUDE = "title_s,heading_s,body_s,source_key,article_key,title_n,heading_n,body_n"
+CANDIDATES = 250  # sections Typesense hands to `kb.scoring` per query (more for deep pages)
+
+
+class _Generation:
+    """Per-generation tables shared by every view of one live state."""
+
+    def __init__(self, collection: str, token: str) -> None:
+        self.collection = collection
+        self.token = token
+        self.memos: dict[str, Any] = {}
+        self.lock = threading.Lock()
+        self.positions: dict[str, int] = {}  # Typesense id -> section number
+        self.ids: list[str] = []
+
+
+class TypesenseView:
+    """A `kb.engine.View` of one generation of the live collection."""
+
+    def __init__(self, backend: TypesenseBackend, gen: _Generation) -> None:
+        self.backend = backend
+        self.gen = gen
+        self.token = gen.token
+        self._docs: dict[int, Stored] = {}
+
+    @property
+    def _coll(self) -> Any:
+        return self.backend.client.collections[self.gen.collection]
+
+    def memo(self, name: str, build: Callable[[], T]) -> T:
+        memos = self.gen.memos
+        if name not in memos:
+            value = build()
+            memos.setdefault(name, value)
+        return memos[name]
+
+    def section_count(self) -> int:
+        return len(self.docs().article)
+
+    def known(self, stem: str) -> bool:
+        cache: dict[str, bool] = self.memo("known", dict)
+        if stem not in cache:
+            if len(cache) > 100_000:
+                cache.clear()
+            cache[stem] = self.document_frequencies([stem], fields=",".join(tc.TEXT_FIELDS))[stem] > 0
+        return cache[stem]
+
+    def document_frequency(self, stem: str) -> int:
+        return self.document_frequencies([stem])[stem]
+
+    def document_frequencies(self, stems: list[str], fields: str = "body_s") -> dict[str, int]:
+        """How many sections hold each stem, fifty stems to a request."""
+        out: dict[str, int] = {}
+        for i in range(0, len(stems), 50):
+            chunk = stems[i:i + 50]
+            searches = [{"collection": self.gen.collection, "q": st, "query_by": fields, "per_page": 0,
+                         "num_typos": 0, "prefix": "false", "drop_tokens_threshold": 0} for st in chunk]
+            results = self.backend.client.multi_search.perform({"searches": searches}, {})["results"]
+            for st, res in zip(chunk, results, strict=True):
+                out[st] = int(res.get("found", 0))
+        return out
+
+    def vocabulary(self) -> Mapping[str, int]:
+        doc = self.backend.meta_doc(f"vocab:{self.gen.collection}")
+        return tc.loads(doc.get("data") if doc else None, {})
+
+    def docs(self) -> DocTable:
+        return self.memo("docs", self._doc_table)
+
+    def _doc_table(self) -> DocTable:
+        raw = self._coll.documents.export({"include_fields": "id,article_id,kind,category,tag,order,meta,"
+                                                             "title_n,heading_n,body_n"})
+        rows = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+        self.gen.memos["lengths"] = {f: sum(r.get(f + "_n", 0) for r in rows) / max(1, len(rows))
+                                     for f in scoring.FIELDS}
+        rows.sort(key=lambda r: (r["article_id"], r["order"]))
+        self.gen.ids = [r["id"] for r in rows]
+        self.gen.positions = {r["id"]: i for i, r in enumerate(rows)}
+        first: dict[str, int] = {}
+        display: dict[str, str] = {}
+        urls: dict[str, str] = {}
+        for i, r in enumerate(rows):
+            if r["article_id"] not in first:
+                first[r["article_id"]] = i
+                meta = r.get("meta") or {}
+                urls[str(meta.get("url", "")).rstrip("/")] = r["article_id"]
+                for name in (*meta.get("categories", ()), *meta.get("tags", ())):
+                    display.setdefault(facet_key(name), name)
+        return DocTable([r["article_id"] for r in rows], [r["kind"] for r in rows],
+                        [tuple(r.get("category", ())) for r in rows], [tuple(r.get("tag", ())) for r in rows],
+                        display, first, urls)
+
+    def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
+        """Typesense finds the candidates (every query word preferred, none required);
+        `kb.scoring` ranks them with the Whoosh path's BM25F."""
+        table = self.docs()
+        params = self._params(plan, ranking)
+        if params is None:
+            return Ranked()
+        want = min(max(depth, CANDIDATES), 1000)
+        pages = [dict(params, page=p, per_page=MAX_PAGE) for p in range(1, (want - 1) // MAX_PAGE + 2)]
+        pages[0].update(facet_by="category,tag,kind", max_facet_values=20)
+        stems = sorted({st for w in plan.words for v in (w.stems, *w.synonyms) for st in v}
+                       | {st for p in plan.phrases for st in p})
+        df: dict[tuple[str, str], int] = self.memo("df", dict)
+        missing = [(f, st) for st in stems for f in scoring.FIELDS if (f, st) not in df]
+        searches = [dict(p, collection=self.gen.collection) for p in pages]
+        searches += [{"collection": self.gen.collection, "q": st, "query_by": f + "_s", "per_page": 0,
+                      "num_typos": 0, "prefix": "false", "drop_tokens_threshold": 0} for f, st in missing]
+        results: list[dict[str, Any]] = []
+        for i in range(0, len(searches), 50):  # Typesense takes 50 searches to a request
+            results += self.backend.client.multi_search.perform({"searches": searches[i:i + 50]}, {})["results"]
+        if "error" in results[0]:
+            raise IndexMissing(f"Typesense could not search {self.gen.collection}: {results[0]['error']}")
+        if len(df) > 200_000:
+            df.clear()
+        for (f, st), res in zip(missing, results[len(pages):], strict=True):
+            df[(f, st)] = int(res.get("found", 0))
+        candidates: list[tuple[int, dict[str, list[str]]]] = []
+        for res in results[:len(pages)]:
+            for h in res.get("hits", ()):
+                doc = h["document"]
+                pos = self.gen.positions.get(doc["id"])
+                if pos is None:  # written after this generation's table was built: shown after the commit
+                    continue
+                fields = {f: doc.pop(f + "_s", "").split() for f in scoring.FIELDS}
+                self._docs[pos] = doc
+                candidates.append((pos, fields))
+        stats = scoring.Stats(len(table.article), self.gen.memos["lengths"], df)
+        hits = scoring.rank(plan, ranking, stats, candidates) if plan.words or plan.phrases else \
+            [(1.0, d) for d, _ in candidates]
+        return Ranked(hits=hits, total=int(results[0].get("found", 0)),
+                      facets=_facets(results[0].get("facet_counts", ()), table))
+
+    def _params(self, plan: Plan, ranking: Ranking) -> dict[str, Any] | None:
+        q = [" ".join(w.stems) for w in plan.words if w.stems]
+        q += ['"' + " ".join(p) + '"' for p in plan.phrases]
+        q += ["-" + (t[0] if len(t) == 1 else '"' + " ".join(t) + '"') for t in plan.excluded]
+        filters = []
+        for fieldname, values in plan.filters:
+            quoted = tc.filter_value(list(values))
+            if quoted is None:
+                return None  # a value Typesense cannot quote matches nothing we indexed either
+            filters.append(f"{fieldname}:=" + quoted)
+        for fieldname, stems in plan.fielded:
+            if fieldname in ("title", "heading"):
+                filters += [f"{fieldname}_s:{st}" for st in stems if st.isalnum()]
+            elif fieldname in ("category", "tag", "kind"):
+                filters.append(f"{fieldname}:=`{' '.join(stems)}`")
+        has_terms = bool(plan.words or plan.phrases)
+        if not has_terms and not filters:
+            return None
+        w = [ranking.title_weight, ranking.heading_weight, ranking.body_weight]
+        top = max(w) or 1.0
+        return {
+            "q": " ".join(q) if has_terms else "*",
+            "query_by": ",".join(tc.TEXT_FIELDS),
+            "query_by_weights": ",".join(str(max(1, round(x / top * 15))) for x in w),
+            "num_typos": 0, "prefix": "false", "drop_tokens_threshold": 1000,
+            "typo_tokens_threshold": 0, "sort_by": "_text_match:desc,order:asc" if has_terms else "order:asc",
+            "filter_by": " && ".join(filters),
+            "exclude_fields": "source_key,article_key,title_n,heading_n,body_n",
+        }
+
+    def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
+        wanted = list(docnums)
+        missing = [d for d in wanted if d not in self._docs and d < len(self.gen.ids)]
+        for i in range(0, len(missing), MAX_PAGE):
+            chunk = missing[i:i + MAX_PAGE]
+            ids = ",".join(self.gen.ids[d] for d in chunk)
+            res = self._coll.documents.search({"q": "*", "filter_by": f"id:[{ids}]", "per_page": MAX_PAGE,
+                                               "exclude_fields": STORED_EXCLUDE})
+            for h in res.get("hits", ()):
+                pos = self.gen.positions.get(h["document"]["id"])
+                if pos is not None:
+                    self._docs[pos] = h["document"]
+        return {d: self._docs[d] for d in wanted if d in self._docs}
+
+    def article_sections(self, article_id: str) -> list[Stored]:
+        res = self._coll.documents.search({"q": "*", "filter_by": f"article_key:={tc.key(article_id)}",
+                                           "sort_by": "order:asc", "per_page": MAX_PAGE,
+                                           "exclude_fields": STORED_EXCLUDE})
+        return [h["document"] for h in res.get("hits", ())]
+
+    def similar(self, stems: list[str], limit: int) -> list[str]:
+        res = self._coll.documents.search({"q": " ".join(stems), "query_by": "body_s", "num_typos": 0,
+                                           "prefix": "false", "drop_tokens_threshold": 1000,
+                                           "per_page": min(limit, MAX_PAGE), "include_fields": "article_id"})
+        return list(dict.fromkeys(h["document"]["article_id"] for h in res.get("hits", ())))
+
+    def all_stored(self) -> Iterator[Stored]:
+        raw = self._coll.documents.export({"exclude_fields": STORED_EXCLUDE})
+        return (orjson.loads(line) for line in raw.splitlines() if line.strip())
+
+
+class TypesenseBackend:
+    """The Typesense cluster named by the settings; thread-safe, opened once per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = tc.client(settings)
+        self._gen: _Generation | None = None
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"Typesense {','.join(self.settings.typesense_nodes)} (collection {self.settings.typesense_collection})"
+
+    def meta_doc(self, doc_id: str) -> dict[str, Any] | None:
+        """A document of the meta collection, or None when there is none."""
+        import typesense.exceptions as te
+
+        try:
+            return self.client.collections[tc.meta_name(self.settings)].documents[doc_id].retrieve()
+        except te.ObjectNotFound:
+            return None
+        except OSError as e:  # the client's errors are OSErrors; every node failed
+            raise BackendUnavailable(f"{self.describe()} did not answer: {e}") from e
+
+    @contextmanager
+    def view(self) -> Iterator[TypesenseView]:
+        state = self.meta_doc(tc.STATE)
+        if not state:
+            raise IndexMissing(f"no index in {self.describe()}: build one with `kb index PATH` "
+                               "and KB_BACKEND=typesense")
+        token = f"{state['collection']}:{state['generation']}"
+        gen = self._gen
+        if gen is None or gen.token != token:
+            with self._lock:
+                if self._gen is None or self._gen.token != token:
+                    self._gen = _Generation(state["collection"], token)
+                gen = self._gen
+        try:
+            yield TypesenseView(self, gen)
+        except OSError as e:  # every node failed (the client has tried each in turn)
+            raise BackendUnavailable(f"{self.describe()} did not answer: {e}") from e
+
+
+def _facets(counts: Iterable[dict[str, Any]], table: DocTable) -> Facets:
+    by_field = {c["field_name"]: [(v["value"], int(v["count"])) for v in c.get("counts", ())] for c in counts}
+
+    def values(fieldname: str) -> tuple[FacetValue, ...]:
+        return tuple(FacetValue(table.display.get(k, k), n) for k, n in by_field.get(fieldname, ()))
+
+    kinds = dict(by_field.get("kind", ()))
+    return Facets(categories=values("category"), tags=values("tag"),
+                  kinds=tuple(FacetValue(k, kinds[k]) for k in KINDS if kinds.get(k)))
