@@ -21,7 +21,6 @@ from kb import typesense_client as tc
 from kb.config import Settings
 from kb.errors import KbError
 from kb.schema import SCHEMA_VERSION
-from kb.synonyms import load
 
 BATCH = 500
 log = logging.getLogger(__name__)
@@ -59,19 +58,7 @@ class TypesenseStore:
             name = f"{settings.typesense_collection}-{int(time.time() * 1000)}"
             client.collections.create(tc.sections_schema(name))
             store = cls(settings, client, name, True, Manifest(), generation, live)
-        store.push_synonyms()
         return store
-
-    def push_synonyms(self) -> None:
-        """The synonyms file as the collection's synonyms, on stems (as queries are sent)."""
-        from kb import text
-
-        syn = self.client.collections[self.collection].synonyms
-        for i, group in enumerate(load(self.settings.synonyms_file).groups):
-            names = list(dict.fromkeys(" ".join(text.terms(n)) for n in group))
-            names = [n for n in names if n]
-            if len(names) > 1:
-                syn.upsert(f"kb-{i}", {"synonyms": names})
 
     def delete(self, key: str) -> None:
         self._deletes.append(tc.key(key))

@@ -176,6 +176,9 @@ def eval_cmd(ctx: click.Context, dataset: Path, split: str, as_json: bool, index
         queries, qrels = load_dataset(dataset, split)
         with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
             settings = _settings(ctx, index_dir=index_dir or Path(tmp) / "index")
+            if settings.backend == "typesense" and index_dir is None:
+                # its own collection, never the site's: an evaluation must not replace what readers search
+                settings = settings.with_(typesense_collection=f"{settings.typesense_collection}-eval")
             source = corpus or dataset / "corpus.jsonl"
             if not source.exists():
                 raise click.UsageError(f"{source} not found: give the pages to index with --corpus")

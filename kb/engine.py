@@ -94,8 +94,8 @@ class View(Protocol):
     def similar(self, stems: list[str], limit: int) -> list[str]:
         """Article ids whose text shares the most of these (telling) stems, best first."""
 
-    def document_frequency(self, stem: str) -> int:
-        """In how many section bodies a stem occurs."""
+    def document_frequencies(self, stems: list[str]) -> dict[str, int]:
+        """In how many section bodies each stem occurs."""
 
     def all_stored(self) -> Iterator[Stored]:
         """Every section's stored fields (for the suggestion list)."""

@@ -250,7 +250,8 @@ class KnowledgeBase:
             if len(out) < limit:
                 words = Counter(t for sec in article.sections for t in text.terms(sec.text))
                 n = max(1, v.section_count())
-                key_terms = sorted(words, key=lambda t: -words[t] * _idf(v.document_frequency(t), n))[:12]
+                df = v.document_frequencies(list(words))
+                key_terms = sorted(words, key=lambda t: -words[t] * _idf(df[t], n))[:12]
                 if key_terms:
                     for aid in v.similar(key_terms, 50):
                         if aid not in seen and len(out) < limit:

@@ -3,10 +3,11 @@
 A view reads the `state` document of the meta collection (one small request) to learn the
 live collection and its generation; per-generation tables (the doc table, known stems,
 spelling vocabulary, suggestions) are built once and shared by every thread. Ranking is
-Typesense's own: its text match over the pre-analysed stems with field weights, every query
-word preferred but not required (`drop_tokens_threshold`), synonyms from the same file as
-Whoosh's (pushed by the writer). Snippets, grouping, spelling and the exact-heading bonus
-stay in `kb.search`. Typesense objects never leave this module.
+two-step: Typesense finds candidates (its text match over the pre-analysed stems, every query
+word and synonym preferred but none required), then `kb.scoring` ranks them with the Whoosh
+path's BM25F. Synonyms are expanded above the engine, at query time, as for Whoosh, so the
+collection has none of its own. Snippets, grouping, spelling and the exact-heading bonus stay
+in `kb.search`. Typesense objects never leave this module.
 """
 
 from __future__ import annotations
@@ -70,27 +71,12 @@ class TypesenseView:
         return len(self.docs().article)
 
     def known(self, stem: str) -> bool:
-        cache: dict[str, bool] = self.memo("known", dict)
-        if stem not in cache:
-            if len(cache) > 100_000:
-                cache.clear()
-            cache[stem] = self.document_frequencies([stem], fields=",".join(tc.TEXT_FIELDS))[stem] > 0
-        return cache[stem]
+        df = self._df([stem])
+        return any(df.get((f, stem), 0) for f in scoring.FIELDS)
 
-    def document_frequency(self, stem: str) -> int:
-        return self.document_frequencies([stem])[stem]
-
-    def document_frequencies(self, stems: list[str], fields: str = "body_s") -> dict[str, int]:
-        """How many sections hold each stem, fifty stems to a request."""
-        out: dict[str, int] = {}
-        for i in range(0, len(stems), 50):
-            chunk = stems[i:i + 50]
-            searches = [{"collection": self.gen.collection, "q": st, "query_by": fields, "per_page": 0,
-                         "num_typos": 0, "prefix": "false", "drop_tokens_threshold": 0} for st in chunk]
-            results = self.backend.client.multi_search.perform({"searches": searches}, {})["results"]
-            for st, res in zip(chunk, results, strict=True):
-                out[st] = int(res.get("found", 0))
-        return out
+    def document_frequencies(self, stems: list[str]) -> dict[str, int]:
+        df = self._df(stems)
+        return {st: df.get(("body", st), 0) for st in stems}
 
     def vocabulary(self) -> Mapping[str, int]:
         doc = self.backend.meta_doc(f"vocab:{self.gen.collection}")
@@ -123,51 +109,71 @@ class TypesenseView:
                         display, first, urls)
 
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
-        """Typesense finds the candidates (every query word preferred, none required);
-        `kb.scoring` ranks them with the Whoosh path's BM25F."""
+        """Typesense finds the candidates; `kb.scoring` ranks them with the Whoosh path's BM25F.
+
+        Candidates are the best sections by Typesense's own match (every query word preferred,
+        none required) plus every section holding a rare query word (at most a page of them),
+        so a rare word's sections are never cut off by common words' matches.
+        """
         table = self.docs()
         params = self._params(plan, ranking)
         if params is None:
             return Ranked()
+        df = self._df({st for w in plan.words for v in (w.stems, *w.synonyms) for st in v}
+                      | {st for p in plan.phrases for st in p})
         want = min(max(depth, CANDIDATES), 1000)
-        pages = [dict(params, page=p, per_page=MAX_PAGE) for p in range(1, (want - 1) // MAX_PAGE + 2)]
-        pages[0].update(facet_by="category,tag,kind", max_facet_values=20)
-        stems = sorted({st for w in plan.words for v in (w.stems, *w.synonyms) for st in v}
-                       | {st for p in plan.phrases for st in p})
-        df: dict[tuple[str, str], int] = self.memo("df", dict)
-        missing = [(f, st) for st in stems for f in scoring.FIELDS if (f, st) not in df]
-        searches = [dict(p, collection=self.gen.collection) for p in pages]
-        searches += [{"collection": self.gen.collection, "q": st, "query_by": f + "_s", "per_page": 0,
-                      "num_typos": 0, "prefix": "false", "drop_tokens_threshold": 0} for f, st in missing]
-        results: list[dict[str, Any]] = []
-        for i in range(0, len(searches), 50):  # Typesense takes 50 searches to a request
-            results += self.backend.client.multi_search.perform({"searches": searches[i:i + 50]}, {})["results"]
+        searches = [dict(params, page=p, per_page=MAX_PAGE) for p in range(1, (want - 1) // MAX_PAGE + 2)]
+        searches[0].update(facet_by="category,tag,kind", max_facet_values=20)
+        if len(plan.words) > 1:
+            extra = " ".join(part for part in _required_parts(plan))
+            for st in dict.fromkeys(st for w in plan.words for v in (w.stems, *w.synonyms) for st in v):
+                if 0 < sum(df.get((f, st), 0) for f in scoring.FIELDS) <= MAX_PAGE:
+                    searches.append(dict(params, q=f"{st} {extra}".strip(), drop_tokens_threshold=0,
+                                         per_page=MAX_PAGE))
+        results = self._multi(searches)
         if "error" in results[0]:
             raise IndexMissing(f"Typesense could not search {self.gen.collection}: {results[0]['error']}")
-        if len(df) > 200_000:
-            df.clear()
-        for (f, st), res in zip(missing, results[len(pages):], strict=True):
-            df[(f, st)] = int(res.get("found", 0))
-        candidates: list[tuple[int, dict[str, list[str]]]] = []
-        for res in results[:len(pages)]:
+        candidates: dict[int, dict[str, list[str]]] = {}
+        for res in results:
             for h in res.get("hits", ()):
                 doc = h["document"]
                 pos = self.gen.positions.get(doc["id"])
-                if pos is None:  # written after this generation's table was built: shown after the commit
+                if pos is None or pos in candidates:  # None: written after this generation's table was built
                     continue
-                fields = {f: doc.pop(f + "_s", "").split() for f in scoring.FIELDS}
-                self._docs[pos] = doc
-                candidates.append((pos, fields))
+                candidates[pos] = {f: doc.get(f + "_s", "").split() for f in scoring.FIELDS}
         stats = scoring.Stats(len(table.article), self.gen.memos["lengths"], df)
-        hits = scoring.rank(plan, ranking, stats, candidates) if plan.words or plan.phrases else \
-            [(1.0, d) for d, _ in candidates]
-        return Ranked(hits=hits, total=int(results[0].get("found", 0)),
+        if plan.words or plan.phrases:
+            hits = scoring.rank(plan, ranking, stats, list(candidates.items()))
+        else:
+            hits = [(1.0, d) for d in candidates]
+        return Ranked(hits=hits, total=max(int(results[0].get("found", 0)), len(hits)),
                       facets=_facets(results[0].get("facet_counts", ()), table))
+
+    def _df(self, stems: Iterable[str]) -> dict[tuple[str, str], int]:
+        """(field, stem) -> sections holding it, for these stems and any seen before (cached per generation)."""
+        df: dict[tuple[str, str], int] = self.memo("df", dict)
+        if len(df) > 300_000:
+            df.clear()
+        missing = [(f, st) for st in dict.fromkeys(stems) for f in scoring.FIELDS if (f, st) not in df]
+        if missing:
+            found = self._multi([{"q": st, "query_by": f + "_s", "per_page": 0, "num_typos": 0, "prefix": "false",
+                                  "drop_tokens_threshold": 0} for f, st in missing])
+            for (f, st), res in zip(missing, found, strict=True):
+                df[(f, st)] = int(res.get("found", 0))
+        return df
+
+    def _multi(self, searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Several searches of the live collection, fifty to a request (Typesense's limit)."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(searches), 50):
+            chunk = [dict(s, collection=self.gen.collection) for s in searches[i:i + 50]]
+            out += self.backend.client.multi_search.perform({"searches": chunk}, {})["results"]
+        return out
 
     def _params(self, plan: Plan, ranking: Ranking) -> dict[str, Any] | None:
         q = [" ".join(w.stems) for w in plan.words if w.stems]
-        q += ['"' + " ".join(p) + '"' for p in plan.phrases]
-        q += ["-" + (t[0] if len(t) == 1 else '"' + " ".join(t) + '"') for t in plan.excluded]
+        # synonyms last: Typesense drops query words from the right when too few sections match all
+        q += [" ".join(syn) for w in plan.words for syn in w.synonyms] + _required_parts(plan)
         filters = []
         for fieldname, values in plan.filters:
             quoted = tc.filter_value(list(values))
@@ -190,8 +196,7 @@ class TypesenseView:
             "query_by_weights": ",".join(str(max(1, round(x / top * 15))) for x in w),
             "num_typos": 0, "prefix": "false", "drop_tokens_threshold": 1000,
             "typo_tokens_threshold": 0, "sort_by": "_text_match:desc,order:asc" if has_terms else "order:asc",
-            "filter_by": " && ".join(filters),
-            "exclude_fields": "source_key,article_key,title_n,heading_n,body_n",
+            "filter_by": " && ".join(filters), "include_fields": "id,title_s,heading_s,body_s",
         }
 
     def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
@@ -265,6 +270,12 @@ class TypesenseBackend:
             yield TypesenseView(self, gen)
         except OSError as e:  # every node failed (the client has tried each in turn)
             raise BackendUnavailable(f"{self.describe()} did not answer: {e}") from e
+
+
+def _required_parts(plan: Plan) -> list[str]:
+    """The quoted phrases and the exclusions, as Typesense's query syntax writes them."""
+    parts = ['"' + " ".join(p) + '"' for p in plan.phrases]
+    return parts + ["-" + (t[0] if len(t) == 1 else '"' + " ".join(t) + '"') for t in plan.excluded]
 
 
 def _facets(counts: Iterable[dict[str, Any]], table: DocTable) -> Facets:

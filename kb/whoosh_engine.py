@@ -116,8 +116,8 @@ class WhooshView:
     def known(self, stem: str) -> bool:
         return any(self.s.doc_frequency(f, stem) for f in TEXT_FIELDS)
 
-    def document_frequency(self, stem: str) -> int:
-        return int(self.s.doc_frequency("body", stem))
+    def document_frequencies(self, stems: list[str]) -> dict[str, int]:
+        return {st: int(self.s.doc_frequency("body", st)) for st in stems}
 
     def vocabulary(self) -> Mapping[str, int]:
         return layout.read_json(self.snap.path / layout.VOCAB, {})
