@@ -112,3 +112,43 @@ def rank(plan: Plan, r: Ranking, stats: Stats, candidates: Sequence[tuple[int, M
         head = [(s * (1 + r.coord * max(0, matched[d] - 1) / (n - 1)), d) for s, d in ranked[:COORD_DEPTH]]
         ranked = sorted(head, key=lambda x: (-x[0], x[1])) + ranked[COORD_DEPTH:]
     return ranked
+
+
+def feedback_terms(r: Ranking, plan: Plan, top: Sequence[tuple[float, Mapping[str, Sequence[str]]]],
+                   body_df: Mapping[str, int], sections: int) -> list[tuple[str, float]]:
+    """RM3's feedback terms and weights from the top sections' text, as the Whoosh path picks them:
+    score-weighted term distributions (no numbers, no one-letter stems, none in over `prf_max_df`
+    of the sections), the `prf_terms` heaviest, given `prf_weight` of the query's mass."""
+    limit = r.prf_max_df * max(1, sections)
+    model: dict[str, float] = {}
+    total = sum(s for s, _ in top) or 1.0
+    for s, fields in top:
+        counts = Counter(t for t in (*fields.get("title", ()), *fields.get("body", ()))
+                         if len(t) > 1 and not t[0].isdigit() and body_df.get(t, 0) <= limit)
+        n = sum(counts.values())
+        for t, c in counts.items():
+            model[t] = model.get(t, 0.0) + c / n * s / total
+    best = sorted(model.items(), key=lambda x: (-x[1], x[0]))[:r.prf_terms]
+    mass = sum(p for _, p in best)
+    if not mass:
+        return []
+    n_query = max(1, len(dict.fromkeys(plan.stems)))
+    scale = n_query * r.prf_weight / (1 - r.prf_weight) / mass
+    return [(t, p * scale) for t, p in best]
+
+
+def add_feedback(r: Ranking, stats: Stats, ranked: list[tuple[float, int]],
+                 fields: Mapping[int, Mapping[str, Sequence[str]]], terms: Sequence[tuple[str, float]]
+                 ) -> list[tuple[float, int]]:
+    """The candidates re-scored with the feedback terms added (they reorder, never add, sections)."""
+    weights = _weights(r)
+    out = []
+    for s, d in ranked:
+        f = fields[d]
+        for t, boost in terms:
+            for name in FIELDS:
+                tf = f.get(name, ()).count(t)
+                if tf:
+                    s += boost * weights[name] * term_score(r, stats, name, t, tf, len(f.get(name, ())))
+        out.append((s, d))
+    return sorted(out, key=lambda x: (-x[0], x[1]))

@@ -48,7 +48,7 @@ def client(settings: Settings, *, writer: bool = False) -> Any:
         "api_key": settings.typesense_api_key,
         "connection_timeout_seconds": 2,
         # A writer waits out a leader election (a few seconds); a reader moves on to the next node.
-        "num_retries": 20 if writer else 2 * len(nodes) + 1,
+        "num_retries": 40 if writer else 2 * len(nodes) + 1,
         "retry_interval_seconds": 0.5 if writer else 0.05,
         "healthcheck_interval_seconds": 2,
     }

@@ -144,10 +144,25 @@ class TypesenseView:
         stats = scoring.Stats(len(table.article), self.gen.memos["lengths"], df)
         if plan.words or plan.phrases:
             hits = scoring.rank(plan, ranking, stats, list(candidates.items()))
+            if ranking.prf_docs > 0 and ranking.prf_weight > 0 and plan.words and stats.sections >= \
+                    ranking.prf_min_sections:
+                hits = self._feedback(plan, ranking, stats, hits, candidates)
         else:
             hits = [(1.0, d) for d in candidates]
         return Ranked(hits=hits, total=max(int(results[0].get("found", 0)), len(hits)),
                       facets=_facets(results[0].get("facet_counts", ()), table))
+
+    def _feedback(self, plan: Plan, ranking: Ranking, stats: scoring.Stats, hits: list[tuple[float, int]],
+                  candidates: dict[int, dict[str, list[str]]]) -> list[tuple[float, int]]:
+        """RM3 over the candidates: the top sections' telling terms re-score the rest."""
+        top = [(s, candidates[d]) for s, d in hits[:ranking.prf_docs]]
+        vocab = {t for _, f in top for name in ("title", "body") for t in f[name]}
+        df = self._df(vocab)
+        body_df = {t: df.get(("body", t), 0) for t in vocab}
+        terms = scoring.feedback_terms(ranking, plan, top, body_df, stats.sections)
+        if not terms:
+            return hits
+        return scoring.add_feedback(ranking, stats, hits, candidates, terms)
 
     def _df(self, stems: Iterable[str]) -> dict[tuple[str, str], int]:
         """(field, stem) -> sections holding it, for these stems and any seen before (cached per generation)."""

