@@ -210,7 +210,9 @@ def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int, work
     from kb.serving import serve_forever
 
     settings = _settings(ctx, index_dir=index_dir)
-    click.echo(f"kb: serving {settings.index_dir} on http://{host}:{port}/ "
+    where = settings.index_dir if settings.backend == "whoosh" else \
+        f"Typesense collection {settings.typesense_collection!r} on {','.join(settings.typesense_nodes)}"
+    click.echo(f"kb: serving {where} on http://{host}:{port}/ "
                f"({workers} process{'es' if workers > 1 else ''} x {threads} threads)")
     try:
         serve_forever(settings, host=host, port=port, workers=workers, threads=threads)

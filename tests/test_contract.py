@@ -194,3 +194,92 @@ def test_a_full_rebuild_swaps_the_alias_and_keeps_one_previous_collection(
         assert kb.search("gabapentin").total > 0  # an open reader follows every swap
     live = {c["name"] for c in client.collections.retrieve() if c["name"].startswith("swap-")}
     assert live == {names[1], names[2], tc.meta_name(s)}
+
+
+def _fresh_site(tmp: Path, backend: str, nodes: tuple[str, ...], collection: str) -> tuple[Path, Settings]:
+    """A private copy of the demo pages and settings that index it."""
+    import shutil
+
+    pages = tmp / "pages"
+    shutil.copytree(EXAMPLES, pages)
+    return pages, _settings(backend, tmp, nodes, collection).with_(articles_dir=pages)
+
+
+@pytest.mark.parametrize("backend", ["whoosh", "typesense"])
+def test_a_folder_reindex_sees_changed_and_removed_pages(backend: str, tmp_path: Path,
+                                                          typesense_nodes: tuple[str, ...]) -> None:
+    pages, s = _fresh_site(tmp_path, backend, typesense_nodes, "incremental")
+    index_paths([pages], s, full=True)
+    kb = KnowledgeBase.open(settings=s)
+    assert kb.search("flibbertine").total == 0
+    robaxin = next(pages.rglob("*robaxin*"))
+    robaxin.write_text(robaxin.read_text(encoding="utf-8").replace("<p>Methocarbamol is", "<p>Flibbertine. Methocarbamol is", 1),
+                       encoding="utf-8")
+    gone = next(pages.rglob("*fibromyalgia*"))
+    gone.unlink()
+    summary = index_paths([pages], s)
+    assert (summary.updated, summary.removed, summary.unchanged) == (1, 1, 12)
+    assert kb.search("flibbertine").total == 1
+    assert kb.search("fibromyalgia").total == 0 or all("fibromyalgia" not in h.article_id
+                                                      for h in kb.search("fibromyalgia").hits)
+    assert index_paths([pages], s).unchanged == 13  # a no-op run
+
+
+def test_the_admin_api_writes_through_typesense(tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
+    pages, s = _fresh_site(tmp_path, "typesense", typesense_nodes, "admin")
+    s = s.with_(admin_token="contract-admin")
+    index_paths([pages], s, full=True)
+    client = create_app(s).test_client()
+    auth = {"Authorization": "Bearer contract-admin"}
+    page = (b"<html><head><title>Quinine and cramps</title></head><body><h1>Quinine and cramps</h1>"
+            b"<p>Quinine is no longer advised for night cramps.</p></body></html>")
+    resp = client.post("/api/articles?url=https://site.example/quinine/", data=page, headers=auth)
+    assert resp.status_code == 201, resp.data
+    found = orjson.loads(client.get("/api/search?q=quinine").data)
+    assert found["total"] == 1 and found["hits"][0]["article_id"] == "quinine"
+    assert client.delete("/api/articles/quinine", headers=auth).status_code == 204
+    assert orjson.loads(client.get("/api/search?q=quinine").data)["total"] == 0
+    assert client.post("/api/reindex?full=1", headers=auth).status_code == 200
+    assert orjson.loads(client.get("/healthz").data)["articles"] == 14
+
+
+def test_a_crash_in_a_typesense_rebuild_leaves_the_live_collection_answering(
+        tmp_path: Path, typesense_nodes: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer.typesense_store import TypesenseStore
+
+    pages, s = _fresh_site(tmp_path, "typesense", typesense_nodes, "crash")
+    index_paths([pages], s, full=True)
+    kb = KnowledgeBase.open(settings=s)
+    before = kb.search("tizanidine liver").hits[0].anchor
+    (pages / "extra.html").write_text("<html><head><title>Extra</title></head><body><h1>Extra</h1>"
+                                      "<p>Tizanidine zorblax words.</p></body></html>", encoding="utf-8")
+
+    def killed(self: TypesenseStore) -> None:
+        raise KeyboardInterrupt  # dies with every section imported but nothing switched
+
+    with monkeypatch.context() as m:
+        m.setattr(TypesenseStore, "commit", killed)
+        with pytest.raises(KeyboardInterrupt):
+            index_paths([pages], s, full=True)
+    assert kb.search("tizanidine liver").hits[0].anchor == before
+    assert kb.search("zorblax").total == 0
+    assert index_paths([pages], s).added == 1  # the next run completes the work
+    assert kb.search("zorblax").total == 1
+
+
+def test_kb_commands_run_on_typesense(tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    env = {"KB_BACKEND": "typesense", "KB_TYPESENSE_NODES": ",".join(typesense_nodes),
+           "KB_TYPESENSE_API_KEY": API_KEY, "KB_TYPESENSE_COLLECTION": "cli", "KB_INDEX_DIR": str(tmp_path / "lock")}
+    runner = CliRunner(env=env)
+    done = runner.invoke(cli, ["index", str(EXAMPLES), "--json"], catch_exceptions=False)
+    assert done.exit_code == 0 and orjson.loads(done.output)["added"] == 14
+    found = runner.invoke(cli, ["search", "baclofen pump", "--json"], catch_exceptions=False)
+    assert found.exit_code == 0 and orjson.loads(found.output)["hits"][0]["article_id"].endswith("pump-therapy.html")
+    judged = runner.invoke(cli, ["eval", str(JUDGED), "--corpus", str(EXAMPLES), "--json"], catch_exceptions=False)
+    assert judged.exit_code == 0 and orjson.loads(judged.output)["ndcg@10"] > 0.85
+    bad = CliRunner(env={**env, "KB_TYPESENSE_API_KEY": ""}).invoke(cli, ["search", "x"])
+    assert bad.exit_code != 0 and "KB_TYPESENSE_API_KEY" in bad.output
