@@ -10,8 +10,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
+from typing import TypeVar
 
 from kb.models import KINDS, Facets, FacetValue
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,19 @@ class DocTable:
     def facets(self, docnums: Iterable[int], limit: int = 20) -> Facets:
         """Counts of categories, tags and kinds over the matching sections."""
         docs = list(docnums)
-        categories, tag_column, kind = self.categories, self.tags, self.kind
-        cats: Counter[str] = Counter(chain.from_iterable(categories[d] for d in docs))
-        tags: Counter[str] = Counter(chain.from_iterable(tag_column[d] for d in docs))
-        kinds: Counter[str] = Counter(kind[d] for d in docs)
+        cats: Counter[str] = Counter(chain.from_iterable(_gather(self.categories, docs)))
+        tags: Counter[str] = Counter(chain.from_iterable(_gather(self.tags, docs)))
+        kinds: Counter[str] = Counter(_gather(self.kind, docs))
 
         def values(c: Counter[str]) -> tuple[FacetValue, ...]:
             return tuple(FacetValue(self.display.get(k, k), n) for k, n in c.most_common(limit))
 
         kind_values = tuple(FacetValue(k, kinds[k]) for k in KINDS if kinds[k])
         return Facets(categories=values(cats), tags=values(tags), kinds=kind_values)
+
+
+def _gather(column: Sequence[T], docs: list[int]) -> tuple[T, ...]:
+    """column[d] for every d, gathered in C (itemgetter) rather than a Python loop."""
+    if len(docs) < 2:
+        return tuple(column[d] for d in docs)
+    return itemgetter(*docs)(column)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -186,7 +187,7 @@ def _retrieve_bulk(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking,
                 continue
             scores[d] = scores.get(d, 0.0) + sc * boost
             words[d] = words.get(d, 0) | bit
-    ranked = sorted(((sc, d) for d, sc in scores.items()), key=lambda x: (-x[0], x[1]))
+    ranked = best_first(scores)
     n = len(prep.word_stems)
     c = r.coord
     if c > 0 and n > 1:  # as `_coordinate` does after an engine pass: over the best candidates
@@ -220,7 +221,14 @@ def _expand(s: Searcher, snap: Snapshot, prep: Prepared, ranked: list[tuple[floa
             for d, sc in zip(*postings(s, snap, fieldname, term), strict=True):
                 if d in scores or not closed:
                     scores[d] = scores.get(d, 0.0) + sc * w * boost
-    return sorted(((sc, d) for d, sc in scores.items()), key=lambda x: (-x[0], x[1]))
+    return best_first(scores)
+
+
+def best_first(scores: dict[int, float]) -> list[tuple[float, int]]:
+    """(score, section) pairs, best first, ties by section number; sorted on plain tuples (no key
+    function: the comparisons stay in C, a third of the cost on queries matching thousands)."""
+    pairs = zip(map(operator.neg, scores.values()), scores.keys(), strict=True)
+    return [(-neg, d) for neg, d in sorted(pairs)]
 
 
 def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[array[int], array[float]]:
