@@ -80,6 +80,7 @@ class TypesenseStore:
         self._save(meta, pending=False)
         meta.upsert({"id": tc.STATE, "kind": tc.STATE, "collection": self.collection, "schema": SCHEMA_VERSION,
                      "generation": self.generation + 1})
+        tc.committed()
         if self.fresh:
             self.client.aliases.upsert(self.settings.typesense_collection, {"collection_name": self.collection})
             self._drop_stale()

@@ -95,22 +95,22 @@ def score(plan: Plan, r: Ranking, stats: Stats, doc: Analysed) -> tuple[float, i
         for stems, scale in variants:
             multi = len(stems) > 1 and scale != 1.0  # a multi-word synonym counts as a phrase
             for f in FIELDS:
-                if multi and not _near(fields.get(f, ()), stems, 2):
+                if multi and not (all(st in counts[f] for st in stems) and _near(fields[f], stems, 2)):
                     continue
                 for st in stems:
-                    s = term_score(r, stats, f, st, counts[f][st], lengths[f])
+                    s = term_score(r, stats, f, st, counts[f].get(st, 0), lengths[f])
                     if s:
                         total += s * weights[f] * scale
                         found = True
         matched += found and word.known
     for phrase in plan.phrases:  # required, so every candidate has them: they score like words
         for f in FIELDS:
-            total += sum(term_score(r, stats, f, st, counts[f][st], lengths[f]) for st in phrase) * weights[f]
+            total += sum(term_score(r, stats, f, st, counts[f].get(st, 0), lengths[f]) for st in phrase) * weights[f]
     all_stems = plan.stems
     if len(all_stems) > 1 and r.phrase_weight > 0:
         for f in PHRASE_FIELDS:
-            if _near(fields.get(f, ()), all_stems, 3):
-                total += r.phrase_weight * sum(term_score(r, stats, f, st, counts[f][st], lengths[f])
+            if all(st in counts[f] for st in all_stems) and _near(fields[f], all_stems, 3):
+                total += r.phrase_weight * sum(term_score(r, stats, f, st, counts[f].get(st, 0), lengths[f])
                                                for st in dict.fromkeys(all_stems))
     return total, matched
 
@@ -160,7 +160,7 @@ def add_feedback(r: Ranking, stats: Stats, ranked: list[tuple[float, int]],
         doc = docs[d]
         for t, boost in terms:
             for name in FIELDS:
-                tf = doc.counts[name][t]
+                tf = doc.counts[name].get(t, 0)
                 if tf:
                     s += boost * weights[name] * term_score(r, stats, name, t, tf, len(doc.tokens[name]))
         out.append((s, d))

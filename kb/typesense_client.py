@@ -55,6 +55,20 @@ def client(settings: Settings, *, writer: bool = False) -> Any:
     return typesense.Client(config)
 
 
+_commits = 0
+
+
+def committed() -> None:
+    """Note a commit made by this process, so its readers look at the new state at once."""
+    global _commits
+    _commits += 1
+
+
+def local_commits() -> int:
+    """How many commits this process has made (readers compare it with what they saw)."""
+    return _commits
+
+
 def meta_name(settings: Settings) -> str:
     """The collection of the state, manifest and vocabulary documents."""
     return f"{settings.typesense_collection}-meta"

@@ -13,6 +13,7 @@ in `kb.search`. Typesense objects never leave this module.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -35,6 +36,8 @@ STORED_EXCLUDE = "title_s,heading_s,body_s,source_key,article_key,title_n,headin
 CANDIDATES = 250  # sections Typesense hands to `kb.scoring` per query (more for deep pages)
 ANALYSED_CACHE = 50_000  # sections' analysed text kept per process (a few KB each)
 STORED_CACHE = 20_000  # sections' display fields kept per process
+RARE_SEARCHES = 8  # the rarest query words whose every section becomes a candidate
+STATE_TTL_S = 1.0  # how long a reader trusts the live state it read (its own process's writes: at once)
 
 
 class _Generation:
@@ -127,10 +130,11 @@ class TypesenseView:
         searches[0].update(facet_by="category,tag,kind", max_facet_values=20)
         if len(plan.words) > 1:
             extra = " ".join(part for part in _required_parts(plan))
-            for st in dict.fromkeys(st for w in plan.words for v in (w.stems, *w.synonyms) for st in v):
-                if 0 < sum(df.get((f, st), 0) for f in scoring.FIELDS) <= MAX_PAGE:
-                    searches.append(dict(params, q=f"{st} {extra}".strip(), drop_tokens_threshold=0,
-                                         per_page=MAX_PAGE))
+            held = {st: sum(df.get((f, st), 0) for f in scoring.FIELDS)
+                    for w in plan.words for v in (w.stems, *w.synonyms) for st in v}
+            rare = sorted((n, st) for st, n in held.items() if 0 < n <= MAX_PAGE)[:RARE_SEARCHES]
+            searches += [dict(params, q=f"{st} {extra}".strip(), drop_tokens_threshold=0, per_page=MAX_PAGE)
+                         for _, st in rare]
         results = self._multi(searches)
         if "error" in results[0]:
             raise IndexMissing(f"Typesense could not search {self.gen.collection}: {results[0]['error']}")
@@ -275,6 +279,8 @@ class TypesenseBackend:
         self.client = tc.client(settings)
         self._gen: _Generation | None = None
         self._lock = threading.Lock()
+        self._read_at = 0.0
+        self._writes = -1
 
     def describe(self) -> str:
         return f"Typesense {','.join(self.settings.typesense_nodes)} (collection {self.settings.typesense_collection})"
@@ -292,17 +298,21 @@ class TypesenseBackend:
 
     @contextmanager
     def view(self) -> Iterator[TypesenseView]:
-        state = self.meta_doc(tc.STATE)
-        if not state:
-            raise IndexMissing(f"no index in {self.describe()}: build one with `kb index PATH` "
-                               "and KB_BACKEND=typesense")
-        token = f"{state['collection']}:{state['generation']}"
+        """The live state, read at most once a second (a request to the cluster saved on every search);
+        a commit made by this process is seen at once, one made elsewhere within `STATE_TTL_S`."""
         gen = self._gen
-        if gen is None or gen.token != token:
+        if gen is None or time.monotonic() - self._read_at > STATE_TTL_S or self._writes != tc.local_commits():
+            writes = tc.local_commits()
+            state = self.meta_doc(tc.STATE)
+            if not state:
+                raise IndexMissing(f"no index in {self.describe()}: build one with `kb index PATH` "
+                                   "and KB_BACKEND=typesense")
+            token = f"{state['collection']}:{state['generation']}"
             with self._lock:
                 if self._gen is None or self._gen.token != token:
                     self._gen = _Generation(state["collection"], token)
                 gen = self._gen
+                self._read_at, self._writes = time.monotonic(), writes
         try:
             yield TypesenseView(self, gen)
         except OSError as e:  # every node failed (the client has tried each in turn)
