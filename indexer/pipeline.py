@@ -47,7 +47,14 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
         return
 
+    fired = False
+
     def on_alarm(signum: int, frame: Any) -> None:
+        nonlocal fired
+        fired = True
+        # An exception raised while Python runs a gc callback or a __del__ is swallowed ("ignored in"):
+        # ring again soon, and fail at the end anyway.
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
         raise TimeoutError
 
     old = signal.signal(signal.SIGALRM, on_alarm)
@@ -57,6 +64,8 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+    if fired:
+        raise TimeoutError
 
 
 def article_from_record(line: bytes, source: Source) -> Article:
