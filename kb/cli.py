@@ -296,7 +296,7 @@ def cluster_status(ctx: click.Context, base_dir: Path, api_key: str | None) -> N
 
     Exits 1 unless every node is healthy (and, with the API key, exactly one is the leader).
     """
-    from kb.cluster import node_status, read_nodes_file
+    from kb.cluster_nodes import node_status, read_nodes_file
 
     settings = _settings(ctx)
     key = api_key or settings.typesense_api_key

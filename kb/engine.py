@@ -10,7 +10,7 @@ implement it: Whoosh (`kb.whoosh_engine`, embedded, the default) and Typesense
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -57,11 +57,13 @@ class Plan:
 
 @dataclass(frozen=True)
 class Ranked:
-    """An engine's answer: (score, section number) best first, how many matched, and facets
-    when the engine counted them itself (else `kb.search` counts them from the doc table)."""
+    """An engine's answer: the best (score, section number) pairs, best first; how many matched;
+    every matching section when `hits` is only the head (for facets and per-article counts);
+    and facets when the engine counted them itself (else `kb.search` counts them)."""
 
     hits: list[tuple[float, int]] = field(default_factory=list)
     total: int = 0
+    matched: Collection[int] | None = None
     facets: Facets | None = None
 
 

@@ -34,6 +34,10 @@ class DocTable:
         """The article a section belongs to."""
         return self.article[docnum]
 
+    def articles_of(self, docnums: list[int]) -> tuple[str, ...]:
+        """The article of each section, gathered in C."""
+        return _gather(self.article, docnums)
+
     def article_count(self) -> int:
         """How many articles the index holds."""
         return len(self.first)
@@ -59,14 +63,15 @@ class DocTable:
         return [aid for aid, _ in scores.most_common()]
 
     def facets(self, docnums: Iterable[int], limit: int = 20) -> Facets:
-        """Counts of categories, tags and kinds over the matching sections."""
+        """Counts of categories, tags and kinds over the matching sections, most first, ties by name."""
         docs = list(docnums)
         cats: Counter[str] = Counter(chain.from_iterable(_gather(self.categories, docs)))
         tags: Counter[str] = Counter(chain.from_iterable(_gather(self.tags, docs)))
         kinds: Counter[str] = Counter(_gather(self.kind, docs))
 
         def values(c: Counter[str]) -> tuple[FacetValue, ...]:
-            return tuple(FacetValue(self.display.get(k, k), n) for k, n in c.most_common(limit))
+            best = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+            return tuple(FacetValue(self.display.get(k, k), n) for k, n in best)
 
         kind_values = tuple(FacetValue(k, kinds[k]) for k in KINDS if kinds[k])
         return Facets(categories=values(cats), tags=values(tags), kinds=kind_values)

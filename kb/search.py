@@ -104,17 +104,19 @@ class KnowledgeBase:
             plan, marks, corrected, expansions = self._plan(parsed, v, categories, tags, kinds, exact)
             if plan.empty:
                 ranked: list[tuple[float, int]] = []
-                total, engine_facets = 0, None
+                total, engine_facets, matched = 0, None, None
             else:
                 depth = max(EXACT_DEPTH, page * per_page * (GROUP_HITS if group == "article" else 1))
                 answer = v.rank(plan, self.ranking, depth)
                 ranked, total, engine_facets = self._exact_first(v, plan, answer.hits), answer.total, answer.facets
+                matched = answer.matched
             docs = v.docs()
+            every = list(matched) if matched is not None else [d for _, d in ranked]
             facets = Facets()
             if facets_on:
-                facets = engine_facets if engine_facets is not None else docs.facets([d for _, d in ranked])
+                facets = engine_facets if engine_facets is not None else docs.facets(every)
             if group == "article":
-                groups, total, chosen = _group(docs, ranked, page, per_page)
+                groups, total, chosen = _group(docs, ranked, Counter(docs.articles_of(every)), page, per_page)
             else:
                 groups = None
                 chosen = ranked[(page - 1) * per_page: page * per_page]
@@ -276,11 +278,12 @@ def _hit(f: Stored, score: float, stems: frozenset[str], make_snippet: bool) -> 
                categories=tuple(meta["categories"]), tags=tuple(meta["tags"]), modified=meta["modified"])
 
 
-def _group(docs: DocTable, ranked: list[tuple[float, int]], page: int, per_page: int
+def _group(docs: DocTable, ranked: list[tuple[float, int]], counts: Counter[str], page: int, per_page: int
            ) -> tuple[list[tuple[list[tuple[float, int]], int]], int, list[tuple[float, int]]]:
-    """The page's articles with their best sections, how many articles matched, and the sections shown."""
+    """The page's articles with their best sections, how many articles matched, and the sections shown.
+
+    `ranked` is the head of the ranking, best first; `counts` is every matching article's section count."""
     article = docs.article
-    counts: Counter[str] = Counter(article[d] for _, d in ranked)  # one C-speed pass
     order: dict[str, list[tuple[float, int]]] = {}
     wanted = page * per_page
     for score, d in ranked:  # best first: stop once the page's articles have their best sections

@@ -29,6 +29,7 @@ from kb.schema import facet_key
 from kb.whoosh_rank import TEXT_FIELDS, compile_plan, rank, weighting
 
 T = TypeVar("T")
+KEEP = 1000  # sections kept in rank order: enough for any page's groups; the rest only count
 
 
 class _Stale(Exception):
@@ -126,8 +127,8 @@ class WhooshView:
         return self.snap.docs(self.s)
 
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
-        hits = rank(self.s, self.snap, compile_plan(plan, ranking), ranking)
-        return Ranked(hits=hits, total=len(hits))
+        hits, scores = rank(self.s, self.snap, compile_plan(plan, ranking), ranking, max(4 * depth, KEEP))
+        return Ranked(hits=hits, total=len(scores), matched=scores.keys())
 
     def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
         return {d: self.s.stored_fields(d) for d in docnums}

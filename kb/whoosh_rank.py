@@ -145,36 +145,42 @@ def _assemble(should: list[Q.Query], must: list[Q.Query], excluded: list[Q.Query
     return main
 
 
-def rank(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking) -> list[tuple[float, int]]:
-    """Every matching section, scored, coordinated and expanded by feedback, best first."""
+def rank(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking, keep: int
+         ) -> tuple[list[tuple[float, int]], dict[int, float]]:
+    """The best `keep` matching sections, best first, and every match's score (section -> score):
+    scored, coordinated and expanded by feedback. Only the head is sorted: at 100k sections a
+    query matches tens of thousands, and sorting them all was a third of its time."""
     if prep.query is None:
-        return []
-    ranked = _retrieve_bulk(s, snap, prep, r) if prep.terms is not None else _retrieve(s, prep, r)
+        return [], {}
+    scores, head = _retrieve_bulk(s, snap, prep, r) if prep.terms is not None else _retrieve(s, prep, r)
     # Feedback needs a collection much larger than the feedback set: in a small one the
     # "top sections" are most of it and their terms say nothing about the query.
-    if (r.prf_docs > 0 and r.prf_weight > 0 and prep.should and ranked
+    if (r.prf_docs > 0 and r.prf_weight > 0 and prep.should and scores
             and s.doc_count() >= r.prf_min_sections):
-        ranked = _expand(s, snap, prep, ranked, r)
-    return ranked
+        # the best sections are in the head: boosts only ever raised the head's scores
+        best = top({d: scores[d] for d in head}, r.prf_docs)
+        _expand(s, snap, prep, scores, best, r)
+    return top(scores, keep), scores
 
 
-def _retrieve(s: Searcher, prep: Prepared, r: Ranking) -> list[tuple[float, int]]:
-    """One pass of the engine: every match, scored, coordinated, best first."""
+def _retrieve(s: Searcher, prep: Prepared, r: Ranking, depth: int = 200) -> tuple[dict[int, float], list[int]]:
+    """One pass of the engine: every match, scored and coordinated; and the best `depth` of them."""
     coord = r.coord > 0 and len(prep.word_stems) > 1
     results = s.search(prep.query, limit=None, filter=prep.filter, terms=coord)
     ranked = [(float(score), int(docnum)) for score, docnum in results.top_n]
     if coord:
         ranked = _coordinate(ranked, results.docterms, prep.word_stems, r.coord)
-    return ranked
+    return {d: sc for sc, d in ranked}, [d for _, d in ranked[:depth]]
 
 
-def _retrieve_bulk(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking,
-                   depth: int = 200) -> list[tuple[float, int]]:
+def _retrieve_bulk(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking, depth: int = 200
+                   ) -> tuple[dict[int, float], list[int]]:
     """The first pass as sums over cached postings: the same BM25 scores as the engine's
     matcher tree (a term's score times its boost, summed), at a fraction of the cost.
 
-    Coordination covers every match; the phrase bonus, which needs positions, is added by
-    the engine to the best `depth` candidates only.
+    Coordination and the phrase bonus (which needs positions, so the engine adds it) cover the
+    best `depth` candidates, as after an engine pass; both only raise scores, so the best
+    `depth` stay the best `depth`.
     """
     assert prep.terms is not None
     allowed = snap.filter_docs(s, prep.filter) if prep.filter is not None else None
@@ -187,48 +193,45 @@ def _retrieve_bulk(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking,
                 continue
             scores[d] = scores.get(d, 0.0) + sc * boost
             words[d] = words.get(d, 0) | bit
-    ranked = best_first(scores)
+    head = top(scores, depth)
     n = len(prep.word_stems)
     c = r.coord
-    if c > 0 and n > 1:  # as `_coordinate` does after an engine pass: over the best candidates
-        head = [(sc * (1 + c * (words[d].bit_count() - 1) / (n - 1)), d) for sc, d in ranked[:depth]]
-        ranked = sorted(head, key=lambda x: (-x[0], x[1])) + ranked[depth:]
-    if prep.phrase is not None and ranked:
-        candidates = {d for _, d in ranked[:depth]}
-        bonus = {int(d): float(sc) for sc, d in s.search(prep.phrase, limit=None, filter=candidates).top_n}
-        if bonus:
-            top = sorted(((sc + bonus.get(d, 0.0), d) for sc, d in ranked[:depth]), key=lambda x: (-x[0], x[1]))
-            ranked = top + ranked[depth:]
-    return ranked
+    if c > 0 and n > 1:
+        for sc, d in head:
+            scores[d] = sc * (1 + c * (words[d].bit_count() - 1) / (n - 1))
+    if prep.phrase is not None and head:
+        candidates = {d for _, d in head}
+        for sc, d in s.search(prep.phrase, limit=None, filter=candidates).top_n:
+            scores[int(d)] += float(sc)
+    return scores, [d for _, d in head]
 
 
-def _expand(s: Searcher, snap: Snapshot, prep: Prepared, ranked: list[tuple[float, int]], r: Ranking
-            ) -> list[tuple[float, int]]:
+def _expand(s: Searcher, snap: Snapshot, prep: Prepared, scores: dict[int, float], best: list[tuple[float, int]],
+            r: Ranking) -> None:
     """Add the feedback terms' scores to the first pass, as RM3's second retrieval would.
 
     The feedback terms are scored from cached postings rather than by a second engine pass
     (a tenth of the cost). They may bring in new sections unless the query has required
     parts, exclusions or filters: then they only reorder what already matched.
     """
-    extra = _feedback(s, snap, prep, ranked[:r.prf_docs], r)
+    extra = _feedback(s, snap, prep, best, r)
     if not extra:
-        return ranked
+        return
     weights = _weights(r, 1.0)
-    scores = dict((d, sc) for sc, d in ranked)
     closed = bool(prep.must or prep.excluded or prep.filter is not None)
     for term, boost in extra:
         for fieldname, w in weights.items():
             for d, sc in zip(*postings(s, snap, fieldname, term), strict=True):
-                if d in scores or not closed:
+                if not closed or d in scores:
                     scores[d] = scores.get(d, 0.0) + sc * w * boost
-    return best_first(scores)
 
 
-def best_first(scores: dict[int, float]) -> list[tuple[float, int]]:
-    """(score, section) pairs, best first, ties by section number; sorted on plain tuples (no key
-    function: the comparisons stay in C, a third of the cost on queries matching thousands)."""
+def top(scores: dict[int, float], n: int) -> list[tuple[float, int]]:
+    """The `n` best (score, section) pairs, best first, ties by section number. Sorting plain
+    tuples keeps the comparisons in C; a heap keeps only `n` of a long list."""
     pairs = zip(map(operator.neg, scores.values()), scores.keys(), strict=True)
-    return [(-neg, d) for neg, d in sorted(pairs)]
+    head = sorted(pairs) if n >= len(scores) else heapq.nsmallest(n, pairs)
+    return [(-neg, d) for neg, d in head]
 
 
 def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[array[int], array[float]]:
