@@ -200,8 +200,10 @@ def table_lines(nf: dict[str, Any]) -> list[str]:
                      f"{ts.get('start_s')} s; Typesense part took {ts.get('elapsed_s')} s")
     for ld in ts.get("load", {}).values():
         for mode, d in ld.items():
-            what = "flat out" if mode == "closed" else f"paced at {d['target_rps']:.0f}/s"
-            lines.append(f"    Typesense load {d['path']} {what}, {d['threads']} threads, {d['duration_s']}s: "
+            what = {"closed": "flat out", "first_pass": "first pass (cold caches)",
+                    "wrk": "flat out (wrk)"}.get(mode, f"paced at {d.get('target_rps') or 0:.0f}/s")
+            who = f"{d['connections']} connections" if mode == "wrk" else f"{d['threads']} threads"
+            lines.append(f"    Typesense load {d['path']} {what}, {who}, {d['duration_s']}s: "
                          f"{d['rps']} req/s, p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms, "
                          f"{d['errors']} errors of {d['requests']}")
     lines.append("")

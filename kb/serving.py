@@ -1,8 +1,10 @@
-"""`kb serve`: the web app on waitress, in one process or several sharing one listening socket.
+"""`kb serve`: the web app on waitress, in one process or several on one port.
 
 Whoosh and the request handling are pure Python, so one process uses one core. With
-`--workers N` the socket is bound once and N forked processes accept from it, each opening
-the index for itself after the fork (the index is opened once per process, never shared).
+`--workers N`, N forked processes each listen on the port with SO_REUSEPORT, so the kernel
+spreads connections across them one by one. (With one shared socket, the first process to wake
+took a whole burst of new connections: half the runs had one busy worker and one idle.) Each
+process opens the index for itself after the fork (never shared).
 This module is an edge, like the CLI: it imports `web` inside the function that needs it.
 """
 
@@ -25,16 +27,27 @@ def _run(sock: socket.socket, settings: Settings, threads: int) -> None:
     waitress.serve(create_app(settings), sockets=[sock], threads=threads, ident="kb", _quiet=True)
 
 
-def serve_forever(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
-    """Bind host:port and serve until SIGINT or SIGTERM."""
+def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(1024)
+    return sock
+
+
+def serve_forever(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+    """Bind host:port and serve until SIGINT or SIGTERM."""
     if workers <= 1:
+        sock = _bind(host, port, reuse_port=False)
+        sock.listen(1024)
         _run(sock, settings, threads)
         return
+    # Bound but never listening: it holds the port (and fails early if it is taken) but takes
+    # no connections; each worker listens on a socket of its own.
+    holder = _bind(host, port, reuse_port=True)
+    port = holder.getsockname()[1]
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
@@ -42,6 +55,9 @@ def serve_forever(settings: Settings, *, host: str, port: int, workers: int, thr
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             try:
+                holder.close()
+                sock = _bind(host, port, reuse_port=True)
+                sock.listen(1024)
                 _run(sock, settings, threads)
             finally:
                 os._exit(0)
