@@ -9,6 +9,7 @@ weights sit on the leaf terms and coordination is our own.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import operator
@@ -72,6 +73,7 @@ class Prepared:
     # terms: then the first pass runs from cached postings instead of Whoosh's matcher tree
     terms: tuple[tuple[int, str, str, float], ...] | None = None
     phrase: Q.Query | None = None  # the adjacency bonus, applied to the best candidates only
+    phrase_stems: tuple[str, ...] = ()  # its words, in order (repeats kept)
 
 
 def _weights(r: Ranking, scale: float) -> dict[str, float]:
@@ -124,7 +126,8 @@ def compile_plan(plan: Plan, r: Ranking) -> Prepared:
                     filter=Q.And(filters) if filters else None, word_stems=tuple(word_stems),
                     should=tuple(should), must=tuple(must), excluded=tuple(excluded),
                     query_stems=tuple(dict.fromkeys(all_stems)),
-                    terms=tuple(flat) if flat and not must and not excluded else None, phrase=phrase_bonus)
+                    terms=tuple(flat) if flat and not must and not excluded else None, phrase=phrase_bonus,
+                    phrase_stems=tuple(all_stems) if phrase_bonus is not None else ())
 
 
 def _assemble(should: list[Q.Query], must: list[Q.Query], excluded: list[Q.Query], filtered: bool
@@ -199,10 +202,9 @@ def _retrieve_bulk(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking, dept
     if c > 0 and n > 1:
         for sc, d in head:
             scores[d] = sc * (1 + c * (words[d].bit_count() - 1) / (n - 1))
-    if prep.phrase is not None and head:
-        candidates = {d for _, d in head}
-        for sc, d in s.search(prep.phrase, limit=None, filter=candidates).top_n:
-            scores[int(d)] += float(sc)
+    if prep.phrase_stems and head:
+        for d, bonus in _phrase_bonus(s, snap, prep.phrase_stems, [d for _, d in head], r.phrase_weight).items():
+            scores[d] += bonus
     return scores, [d for _, d in head]
 
 
@@ -226,11 +228,76 @@ def _expand(s: Searcher, snap: Snapshot, prep: Prepared, scores: dict[int, float
                     scores[d] = scores.get(d, 0.0) + sc * w * boost
 
 
+PHRASE_FIELDS = ("heading", "body")
+PHRASE_SLOP = 3
+
+
+def _phrase_bonus(s: Searcher, snap: Snapshot, stems: Sequence[str], candidates: list[int], weight: float
+                  ) -> dict[int, float]:
+    """The bonus of `Q.Phrase(field, stems, slop=3, boost=weight)` over heading and body, for the
+    candidates only: what the engine's phrase query scores (the phrase's terms' BM25, times the
+    weight) where the words occur in order and close, without walking every section that
+    holds them all (a third of a query's time before).
+    """
+    bonus: dict[int, float] = {}
+    ordered = sorted(candidates)
+    for field in PHRASE_FIELDS:
+        lists = {t: postings(s, snap, field, t) for t in dict.fromkeys(stems)}
+        if any(not ids for ids, _ in lists.values()):
+            continue
+        holding: dict[int, float] = {}
+        for d in ordered:  # the candidates holding every word, with the words' summed scores
+            total = 0.0
+            for t in stems:
+                ids, scs = lists[t]
+                i = bisect.bisect_left(ids, d)
+                if i == len(ids) or ids[i] != d:
+                    break
+                total += scs[i]
+            else:
+                holding[d] = total
+        if not holding:
+            continue
+        positions: dict[str, dict[int, list[int]]] = {}
+        for t in lists:
+            m, found = s.postings(field, t), {}
+            for d in holding:
+                if m.is_active() and m.id() < d:
+                    m.skip_to(d)
+                if m.is_active() and m.id() == d:
+                    found[d] = m.value_as("positions")
+            positions[t] = found
+        for d, total in holding.items():
+            if _near([positions[t].get(d, []) for t in stems], PHRASE_SLOP):
+                bonus[d] = bonus.get(d, 0.0) + total * weight
+    return bonus
+
+
+def _near(positions: list[list[int]], slop: int) -> bool:
+    """Whoosh's ordered SpanNear2 (mindist 1): each next word starts after the span so far ends,
+    at most `slop` positions later; the span then grows to it."""
+    spans = {(p, p) for p in positions[0]}
+    for later in positions[1:]:
+        grown = set()
+        for start, end in spans:
+            for p in later:
+                if p < start:
+                    continue
+                dist = 0 if p <= end else p - end
+                if 1 <= dist <= slop:
+                    grown.add((start, max(end, p)))
+        spans = grown
+        if not spans:
+            return False
+    return bool(spans)
+
+
 def top(scores: dict[int, float], n: int) -> list[tuple[float, int]]:
     """The `n` best (score, section) pairs, best first, ties by section number. Sorting plain
     tuples keeps the comparisons in C; a heap keeps only `n` of a long list."""
     pairs = zip(map(operator.neg, scores.values()), scores.keys(), strict=True)
-    head = sorted(pairs) if n >= len(scores) else heapq.nsmallest(n, pairs)
+    # a heap pays off only when n is a small part of the list
+    head = sorted(pairs)[:n] if 8 * n >= len(scores) else heapq.nsmallest(n, pairs)
     return [(-neg, d) for neg, d in head]
 
 
