@@ -14,12 +14,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from indexer.store import Manifest
 from kb import typesense_client as tc
 from kb.config import Settings
-from kb.errors import KbError
+from kb.errors import BackendUnavailable, KbError
 from kb.schema import SCHEMA_VERSION
 
 BATCH = 500
@@ -44,6 +45,11 @@ class TypesenseStore:
     @classmethod
     def open(cls, settings: Settings, full: bool) -> TypesenseStore:
         """The live collection for an incremental run, or a new empty one for a full rebuild."""
+        with _answering(settings):
+            return cls._open(settings, full)
+
+    @classmethod
+    def _open(cls, settings: Settings, full: bool) -> TypesenseStore:
         client = tc.client(settings, writer=True)
         meta = tc.meta_name(settings)
         _ensure(client, tc.meta_schema(meta))
@@ -66,9 +72,14 @@ class TypesenseStore:
     def add(self, docs: list[dict[str, Any]]) -> None:
         self._docs.extend(tc.to_document(d) for d in docs)
         if self.fresh and len(self._docs) >= BATCH:  # nobody reads a fresh collection: stream it in
-            self._flush()
+            with _answering(self.settings):
+                self._flush()
 
     def commit(self) -> None:
+        with _answering(self.settings):
+            self._commit()
+
+    def _commit(self) -> None:
         meta = self.client.collections[tc.meta_name(self.settings)].documents
         if not self.fresh:
             self._save(meta, pending=True)
@@ -121,6 +132,21 @@ class TypesenseStore:
                         meta[doc].delete()
                     except Exception:  # noqa: BLE001 (already gone)
                         log.debug("no %s to delete", doc)
+
+
+@contextlib.contextmanager
+def _answering(settings: Settings) -> Iterator[None]:
+    """Turn "no node answered" (after the client's retries) or a refused key into one clear error."""
+    import typesense.exceptions as te
+
+    try:
+        yield
+    except (te.RequestUnauthorized, te.RequestForbidden) as e:
+        raise KbError(f"the Typesense cluster refused KB_TYPESENSE_API_KEY for writing ({e}): the writer needs a "
+                      "key with collections, documents and aliases rights. Nothing was changed.") from e
+    except tc.transport_errors() as e:
+        raise BackendUnavailable(f"the Typesense cluster ({', '.join(settings.typesense_nodes)}) did not answer: "
+                                 f"{e}. What was committed before is unchanged.") from e
 
 
 def _exists(client: Any, name: str) -> bool:

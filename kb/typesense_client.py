@@ -58,6 +58,13 @@ def client(settings: Settings, *, writer: bool = False) -> Any:
 _commits = 0
 
 
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """What the client raises when no node answered: its own errors (OSErrors) and httpx's."""
+    import httpx
+
+    return (OSError, httpx.HTTPError)
+
+
 def committed() -> None:
     """Note a commit made by this process, so its readers look at the new state at once."""
     global _commits

@@ -293,7 +293,7 @@ class TypesenseBackend:
             return self.client.collections[tc.meta_name(self.settings)].documents[doc_id].retrieve()
         except te.ObjectNotFound:
             return None
-        except OSError as e:  # the client's errors are OSErrors; every node failed
+        except tc.transport_errors() as e:  # every node failed
             raise BackendUnavailable(f"{self.describe()} did not answer: {e}") from e
 
     @contextmanager
@@ -315,7 +315,7 @@ class TypesenseBackend:
                 self._read_at, self._writes = time.monotonic(), writes
         try:
             yield TypesenseView(self, gen)
-        except OSError as e:  # every node failed (the client has tried each in turn)
+        except tc.transport_errors() as e:  # every node failed (the client has tried each in turn)
             raise BackendUnavailable(f"{self.describe()} did not answer: {e}") from e
 
 

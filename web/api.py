@@ -11,7 +11,7 @@ import hmac
 
 from flask import Blueprint, Response, request, url_for
 
-from kb.errors import ArticleNotFound, IndexMissing
+from kb.errors import ArticleNotFound, BackendUnavailable, IndexMissing
 from web.errors import INDEX_MISSING_MESSAGE, RETRY_AFTER_S, ApiError
 from web.json_provider import json_response
 from web.openapi import document
@@ -66,6 +66,9 @@ def healthz() -> Response:
     """Liveness and readiness: 200 with the index size, 503 while there is no index."""
     try:
         stats = knowledge_base().stats()
+    except BackendUnavailable:  # its message names the nodes: for the log only
+        error = {"code": "unavailable", "message": "The search service did not answer."}
+        return json_response({"status": "unavailable", "error": error}, 503, {"Retry-After": RETRY_AFTER_S})
     except IndexMissing:  # its message names a server path: say what to do instead
         error = {"code": "index_missing", "message": INDEX_MISSING_MESSAGE}
         return json_response({"status": "unavailable", "error": error}, 503, {"Retry-After": RETRY_AFTER_S})

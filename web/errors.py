@@ -11,7 +11,7 @@ import logging
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from kb.errors import ArticleNotFound, BadInput, IndexMissing, KbError, LockTimeout
+from kb.errors import ArticleNotFound, BackendUnavailable, BadInput, IndexMissing, KbError, LockTimeout
 from web.json_provider import json_response
 from web.services import settings
 
@@ -93,6 +93,10 @@ def from_kb(e: KbError) -> ApiError:
     """The ApiError of one of kb's own errors."""
     if isinstance(e, ArticleNotFound):
         return ApiError(404, str(e))
+    if isinstance(e, BackendUnavailable):
+        log.error("search backend unavailable: %s", e)  # names the nodes: for the log only
+        return ApiError(503, "The search service did not answer; try again in a few seconds.", "unavailable",
+                        {"Retry-After": RETRY_AFTER_S})
     if isinstance(e, IndexMissing):
         return ApiError(503, INDEX_MISSING_MESSAGE, "index_missing", {"Retry-After": RETRY_AFTER_S})
     if isinstance(e, BadInput):
