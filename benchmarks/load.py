@@ -137,3 +137,17 @@ def run(host: str, port: int, path: str, queries: Sequence[str], *, threads: int
         t.join(duration_s + timeout_s + 5)
     result.duration_s = max(1e-9, time.perf_counter() - start)
     return result
+
+
+def describe(runs: dict[str, dict[str, object]], prefix: str = "") -> list[str]:
+    """One table line per load run of a path (closed, first pass, wrk, open), as the harness prints them."""
+    lines = []
+    for mode, d in runs.items():
+        what = {"closed": "flat out", "first_pass": "first pass (cold caches)",
+                "wrk": "flat out (wrk)"}.get(mode, f"paced at {float(d.get('target_rps') or 0):.0f}/s")  # type: ignore[arg-type]
+        who = f"{d['connections']} connections" if mode == "wrk" else f"{d['threads']} threads"
+        lines.append(f"    {prefix}load {d['path']} {what}, {who}, {d['duration_s']}s: "
+                     f"{d['rps']} req/s, p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms, "
+                     f"{d['errors']} errors of {d['requests']}")
+    return lines
+

@@ -785,13 +785,7 @@ def table(res: dict[str, Any]) -> str:
                      f"index {fig['index_mb']} MB on disk (FTS5 {fig['fts5']['size_mb']} MB); "
                      f"server RSS {fig.get('server_rss_mb')} MB")
         for ld in fig.get("load", {}).values():
-            for mode, d in ld.items():
-                what = {"closed": "flat out", "first_pass": "first pass (cold caches)",
-                        "wrk": "flat out (wrk)"}.get(mode, f"paced at {d.get('target_rps') or 0:.0f}/s")
-                who = f"{d['connections']} connections" if mode == "wrk" else f"{d['threads']} threads"
-                lines.append(f"    load {d['path']} {what}, {who}, {d['duration_s']}s: "
-                             f"{d['rps']} req/s, p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms, "
-                             f"{d['errors']} errors of {d['requests']}")
+            lines += load.describe(ld)
         lines.append("")
         lines += typesense_bench.table_lines(fig)
     ch = res.get("changed_article")

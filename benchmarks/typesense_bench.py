@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import load
 import orjson
 
 from kb.config import Settings
@@ -199,12 +200,6 @@ def table_lines(nf: dict[str, Any]) -> list[str]:
                      f"{nf.get('index_mb')} MB, FTS5 {nf.get('fts5', {}).get('size_mb')} MB; node up in "
                      f"{ts.get('start_s')} s; Typesense part took {ts.get('elapsed_s')} s")
     for ld in ts.get("load", {}).values():
-        for mode, d in ld.items():
-            what = {"closed": "flat out", "first_pass": "first pass (cold caches)",
-                    "wrk": "flat out (wrk)"}.get(mode, f"paced at {d.get('target_rps') or 0:.0f}/s")
-            who = f"{d['connections']} connections" if mode == "wrk" else f"{d['threads']} threads"
-            lines.append(f"    Typesense load {d['path']} {what}, {who}, {d['duration_s']}s: "
-                         f"{d['rps']} req/s, p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms, "
-                         f"{d['errors']} errors of {d['requests']}")
+        lines += load.describe(ld, prefix="Typesense ")
     lines.append("")
     return lines

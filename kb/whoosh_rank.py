@@ -9,11 +9,8 @@ weights sit on the leaf terms and coordination is our own.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
-import operator
-from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,12 +23,12 @@ from whoosh.searching import Searcher
 from kb import text
 from kb.engine import Plan
 from kb.ranking import Ranking
+from kb.whoosh_postings import phrase_bonus, postings, top
 
 if TYPE_CHECKING:
     from kb.whoosh_engine import Snapshot
 
 TEXT_FIELDS = ("title", "heading", "body")
-POSTINGS_CACHE_ENTRIES = 4_000_000  # about 50 MB of cached postings per process
 
 
 class BM25(BM25F):  # type: ignore[misc]
@@ -203,7 +200,7 @@ def _retrieve_bulk(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking, dept
         for sc, d in head:
             scores[d] = sc * (1 + c * (words[d].bit_count() - 1) / (n - 1))
     if prep.phrase_stems and head:
-        for d, bonus in _phrase_bonus(s, snap, prep.phrase_stems, [d for _, d in head], r.phrase_weight).items():
+        for d, bonus in phrase_bonus(s, snap, prep.phrase_stems, [d for _, d in head], r.phrase_weight).items():
             scores[d] += bonus
     return scores, [d for _, d in head]
 
@@ -226,100 +223,6 @@ def _expand(s: Searcher, snap: Snapshot, prep: Prepared, scores: dict[int, float
             for d, sc in zip(*postings(s, snap, fieldname, term), strict=True):
                 if not closed or d in scores:
                     scores[d] = scores.get(d, 0.0) + sc * w * boost
-
-
-PHRASE_FIELDS = ("heading", "body")
-PHRASE_SLOP = 3
-
-
-def _phrase_bonus(s: Searcher, snap: Snapshot, stems: Sequence[str], candidates: list[int], weight: float
-                  ) -> dict[int, float]:
-    """The bonus of `Q.Phrase(field, stems, slop=3, boost=weight)` over heading and body, for the
-    candidates only: what the engine's phrase query scores (the phrase's terms' BM25, times the
-    weight) where the words occur in order and close, without walking every section that
-    holds them all (a third of a query's time before).
-    """
-    bonus: dict[int, float] = {}
-    ordered = sorted(candidates)
-    for field in PHRASE_FIELDS:
-        lists = {t: postings(s, snap, field, t) for t in dict.fromkeys(stems)}
-        if any(not ids for ids, _ in lists.values()):
-            continue
-        holding: dict[int, float] = {}
-        for d in ordered:  # the candidates holding every word, with the words' summed scores
-            total = 0.0
-            for t in stems:
-                ids, scs = lists[t]
-                i = bisect.bisect_left(ids, d)
-                if i == len(ids) or ids[i] != d:
-                    break
-                total += scs[i]
-            else:
-                holding[d] = total
-        if not holding:
-            continue
-        positions: dict[str, dict[int, list[int]]] = {}
-        for t in lists:
-            m, found = s.postings(field, t), {}
-            for d in holding:
-                if m.is_active() and m.id() < d:
-                    m.skip_to(d)
-                if m.is_active() and m.id() == d:
-                    found[d] = m.value_as("positions")
-            positions[t] = found
-        for d, total in holding.items():
-            if _near([positions[t].get(d, []) for t in stems], PHRASE_SLOP):
-                bonus[d] = bonus.get(d, 0.0) + total * weight
-    return bonus
-
-
-def _near(positions: list[list[int]], slop: int) -> bool:
-    """Whoosh's ordered SpanNear2 (mindist 1): each next word starts after the span so far ends,
-    at most `slop` positions later; the span then grows to it."""
-    spans = {(p, p) for p in positions[0]}
-    for later in positions[1:]:
-        grown = set()
-        for start, end in spans:
-            for p in later:
-                if p < start:
-                    continue
-                dist = 0 if p <= end else p - end
-                if 1 <= dist <= slop:
-                    grown.add((start, max(end, p)))
-        spans = grown
-        if not spans:
-            return False
-    return bool(spans)
-
-
-def top(scores: dict[int, float], n: int) -> list[tuple[float, int]]:
-    """The `n` best (score, section) pairs, best first, ties by section number. Sorting plain
-    tuples keeps the comparisons in C; a heap keeps only `n` of a long list."""
-    pairs = zip(map(operator.neg, scores.values()), scores.keys(), strict=True)
-    # a heap pays off only when n is a small part of the list
-    head = sorted(pairs)[:n] if 8 * n >= len(scores) else heapq.nsmallest(n, pairs)
-    return [(-neg, d) for neg, d in head]
-
-
-def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[array[int], array[float]]:
-    """A term's sections in one field with their BM25 scores, cached per snapshot (bounded)."""
-    key = (fieldname, term)
-    cached = snap.postings.get(key)
-    if cached is None:
-        if snap.postings_size > POSTINGS_CACHE_ENTRIES:
-            snap.postings.clear()
-            snap.postings_size = 0
-        ids: array[int] = array("i")
-        scores: array[float] = array("d")
-        if key in s.reader():
-            m = s.postings(fieldname, term)
-            while m.is_active():
-                ids.append(m.id())
-                scores.append(m.score())
-                m.next()
-        cached = snap.postings[key] = (ids, scores)
-        snap.postings_size += len(ids) + 1
-    return cached
 
 
 def _feedback(s: Searcher, snap: Snapshot, prep: Prepared, top: list[tuple[float, int]], r: Ranking
