@@ -26,9 +26,9 @@ from kb.config import Settings
 from kb.engine import Plan, Ranked, Stored
 from kb.errors import BackendUnavailable, IndexMissing
 from kb.facets import DocTable
-from kb.models import KINDS, Facets, FacetValue
 from kb.ranking import Ranking
 from kb.schema import facet_key
+from kb.typesense_query import facets, required_parts, search_params
 
 T = TypeVar("T")
 MAX_PAGE = 250  # Typesense's largest page
@@ -120,7 +120,7 @@ class TypesenseView:
         so a rare word's sections are never cut off by common words' matches.
         """
         table = self.docs()
-        params = self._params(plan, ranking)
+        params = search_params(plan, ranking)
         if params is None:
             return Ranked()
         df = self._df({st for w in plan.words for v in (w.stems, *w.synonyms) for st in v}
@@ -129,7 +129,7 @@ class TypesenseView:
         searches = [dict(params, page=p, per_page=MAX_PAGE) for p in range(1, (want - 1) // MAX_PAGE + 2)]
         searches[0].update(facet_by="category,tag,kind", max_facet_values=20)
         if len(plan.words) > 1:
-            extra = " ".join(part for part in _required_parts(plan))
+            extra = " ".join(part for part in required_parts(plan))
             held = {st: sum(df.get((f, st), 0) for f in scoring.FIELDS)
                     for w in plan.words for v in (w.stems, *w.synonyms) for st in v}
             rare = sorted((n, st) for st, n in held.items() if 0 < n <= MAX_PAGE)[:RARE_SEARCHES]
@@ -154,7 +154,7 @@ class TypesenseView:
         else:
             hits = [(1.0, d) for d in candidates]
         return Ranked(hits=hits, total=max(int(results[0].get("found", 0)), len(hits)),
-                      facets=_facets(results[0].get("facet_counts", ()), table))
+                      facets=facets(results[0].get("facet_counts", ()), table))
 
     def _analysed(self, positions: list[int]) -> dict[int, scoring.Analysed]:
         """The candidates' analysed text, from a per-generation cache; misses in one request."""
@@ -207,35 +207,6 @@ class TypesenseView:
             chunk = [dict(s, collection=self.gen.collection) for s in searches[i:i + 50]]
             out += self.backend.client.multi_search.perform({"searches": chunk}, {})["results"]
         return out
-
-    def _params(self, plan: Plan, ranking: Ranking) -> dict[str, Any] | None:
-        q = [" ".join(w.stems) for w in plan.words if w.stems]
-        # synonyms last: Typesense drops query words from the right when too few sections match all
-        q += [" ".join(syn) for w in plan.words for syn in w.synonyms] + _required_parts(plan)
-        filters = []
-        for fieldname, values in plan.filters:
-            quoted = tc.filter_value(list(values))
-            if quoted is None:
-                return None  # a value Typesense cannot quote matches nothing we indexed either
-            filters.append(f"{fieldname}:=" + quoted)
-        for fieldname, stems in plan.fielded:
-            if fieldname in ("title", "heading"):
-                filters += [f"{fieldname}_s:{st}" for st in stems if st.isalnum()]
-            elif fieldname in ("category", "tag", "kind"):
-                filters.append(f"{fieldname}:=`{' '.join(stems)}`")
-        has_terms = bool(plan.words or plan.phrases)
-        if not has_terms and not filters:
-            return None
-        w = [ranking.title_weight, ranking.heading_weight, ranking.body_weight]
-        top = max(w) or 1.0
-        return {
-            "q": " ".join(q) if has_terms else "*",
-            "query_by": ",".join(tc.TEXT_FIELDS),
-            "query_by_weights": ",".join(str(max(1, round(x / top * 15))) for x in w),
-            "num_typos": 0, "prefix": "false", "drop_tokens_threshold": 1000,
-            "typo_tokens_threshold": 0, "sort_by": "_text_match:desc,order:asc" if has_terms else "order:asc",
-            "filter_by": " && ".join(filters), "include_fields": "id",
-        }
 
     def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
         wanted = list(docnums)
@@ -317,20 +288,3 @@ class TypesenseBackend:
             yield TypesenseView(self, gen)
         except tc.transport_errors() as e:  # every node failed (the client has tried each in turn)
             raise BackendUnavailable(f"{self.describe()} did not answer: {e}") from e
-
-
-def _required_parts(plan: Plan) -> list[str]:
-    """The quoted phrases and the exclusions, as Typesense's query syntax writes them."""
-    parts = ['"' + " ".join(p) + '"' for p in plan.phrases]
-    return parts + ["-" + (t[0] if len(t) == 1 else '"' + " ".join(t) + '"') for t in plan.excluded]
-
-
-def _facets(counts: Iterable[dict[str, Any]], table: DocTable) -> Facets:
-    by_field = {c["field_name"]: [(v["value"], int(v["count"])) for v in c.get("counts", ())] for c in counts}
-
-    def values(fieldname: str) -> tuple[FacetValue, ...]:
-        return tuple(FacetValue(table.display.get(k, k), n) for k, n in by_field.get(fieldname, ()))
-
-    kinds = dict(by_field.get("kind", ()))
-    return Facets(categories=values("category"), tags=values("tag"),
-                  kinds=tuple(FacetValue(k, kinds[k]) for k in KINDS if kinds.get(k)))
