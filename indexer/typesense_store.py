@@ -67,15 +67,18 @@ class TypesenseStore:
         return store
 
     def delete(self, key: str) -> None:
+        """Delete a source's sections at the commit."""
         self._deletes.append(tc.key(key))
 
     def add(self, docs: list[dict[str, Any]]) -> None:
+        """Add one source's documents (streamed into a fresh collection, buffered for the live one)."""
         self._docs.extend(tc.to_document(d) for d in docs)
         if self.fresh and len(self._docs) >= BATCH:  # nobody reads a fresh collection: stream it in
             with _answering(self.settings):
                 self._flush()
 
     def commit(self) -> None:
+        """Apply the changes, save the manifest, bump the generation; a fresh collection becomes live."""
         with _answering(self.settings):
             self._commit()
 

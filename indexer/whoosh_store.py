@@ -47,19 +47,23 @@ class WhooshStore:
         return cls(index_dir, path, True, Manifest())
 
     def writer(self) -> IndexWriter:
+        """The generation's writer, opened on first use."""
         if self._writer is None:
             self._writer = whoosh_index.open_dir(str(self.path)).writer(limitmb=256)
         return self._writer
 
     def delete(self, key: str) -> None:
+        """Delete a source's sections."""
         self.writer().delete_by_term("source", key)
 
     def add(self, docs: list[dict[str, Any]]) -> None:
+        """Add one source's documents."""
         w = self.writer()
         for doc in docs:
             w.add_document(**doc)
 
     def commit(self) -> None:
+        """Commit with the pending-manifest protocol; a fresh generation then becomes CURRENT."""
         writer = self.writer()
         self._save(pending=True)
         if self.fresh:

@@ -65,6 +65,7 @@ class TypesenseView:
         return self.backend.client.collections[self.gen.collection]
 
     def memo(self, name: str, build: Callable[[], T]) -> T:
+        """A per-generation value shared by every thread, built once (a race builds it twice, harmlessly)."""
         memos = self.gen.memos
         if name not in memos:
             value = build()
@@ -72,21 +73,26 @@ class TypesenseView:
         return memos[name]
 
     def section_count(self) -> int:
+        """Sections in this generation, from the doc table."""
         return len(self.docs().article)
 
     def known(self, stem: str) -> bool:
+        """Whether any text field holds the stem (cached per generation)."""
         df = self._df([stem])
         return any(df.get((f, stem), 0) for f in scoring.FIELDS)
 
     def document_frequencies(self, stems: list[str]) -> dict[str, int]:
+        """Body document frequencies, fifty stems to a request (cached per generation)."""
         df = self._df(stems)
         return {st: df.get(("body", st), 0) for st in stems}
 
     def vocabulary(self) -> Mapping[str, int]:
+        """The spelling vocabulary the writer saved in the meta collection."""
         doc = self.backend.meta_doc(f"vocab:{self.gen.collection}")
         return tc.loads(doc.get("data") if doc else None, {})
 
     def docs(self) -> DocTable:
+        """The doc table, from one export of the collection's key fields."""
         return self.memo("docs", self._doc_table)
 
     def _doc_table(self) -> DocTable:
@@ -209,6 +215,7 @@ class TypesenseView:
         return out
 
     def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
+        """Display fields by section number, from the per-generation cache, misses in one request."""
         wanted = list(docnums)
         cache: dict[int, Stored] = self.memo("stored", dict)  # read-only once cached
         missing = [d for d in wanted if d not in cache and d < len(self.gen.ids)]
@@ -226,18 +233,21 @@ class TypesenseView:
         return {d: cache[d] for d in wanted if d in cache}
 
     def article_sections(self, article_id: str) -> list[Stored]:
+        """The article's sections, by a filter on its key, in page order."""
         res = self._coll.documents.search({"q": "*", "filter_by": f"article_key:={tc.key(article_id)}",
                                            "sort_by": "order:asc", "per_page": MAX_PAGE,
                                            "exclude_fields": STORED_EXCLUDE})
         return [h["document"] for h in res.get("hits", ())]
 
     def similar(self, stems: list[str], limit: int) -> list[str]:
+        """Articles of the best body matches of the stems, any of them."""
         res = self._coll.documents.search({"q": " ".join(stems), "query_by": "body_s", "num_typos": 0,
                                            "prefix": "false", "drop_tokens_threshold": 1000,
                                            "per_page": min(limit, MAX_PAGE), "include_fields": "article_id"})
         return list(dict.fromkeys(h["document"]["article_id"] for h in res.get("hits", ())))
 
     def all_stored(self) -> Iterator[Stored]:
+        """Every section's display fields (one export)."""
         raw = self._coll.documents.export({"exclude_fields": STORED_EXCLUDE})
         return (orjson.loads(line) for line in raw.splitlines() if line.strip())
 
@@ -254,6 +264,7 @@ class TypesenseBackend:
         self._writes = -1
 
     def describe(self) -> str:
+        """The nodes and the collection."""
         return f"Typesense {','.join(self.settings.typesense_nodes)} (collection {self.settings.typesense_collection})"
 
     def meta_doc(self, doc_id: str) -> dict[str, Any] | None:

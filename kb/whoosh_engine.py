@@ -90,11 +90,13 @@ class Snapshot:
         return found
 
     def docs(self, s: Searcher) -> DocTable:
+        """The doc table, built on first use from the term index."""
         if self._docs is None:
             self._docs = _doc_table(s)
         return self._docs
 
     def close(self) -> None:
+        """Retire the snapshot: close pooled searchers now, the ones in use when released."""
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, []
@@ -112,39 +114,50 @@ class WhooshView:
         self.token = f"{snap.token[0]}:{snap.token[1]}:{snap.generation}"
 
     def section_count(self) -> int:
+        """Live sections in this generation."""
         return int(self.s.doc_count())
 
     def known(self, stem: str) -> bool:
+        """Whether any text field holds the stem."""
         return any(self.s.doc_frequency(f, stem) for f in TEXT_FIELDS)
 
     def document_frequencies(self, stems: list[str]) -> dict[str, int]:
+        """Body document frequencies, from the term index."""
         return {st: int(self.s.doc_frequency("body", st)) for st in stems}
 
     def vocabulary(self) -> Mapping[str, int]:
+        """The spelling vocabulary saved beside this generation."""
         return layout.read_json(self.snap.path / layout.VOCAB, {})
 
     def docs(self) -> DocTable:
+        """The doc table, built on first use from the term index."""
         return self.snap.docs(self.s)
 
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
+        """Every match scored; the best `4 x depth` (at least 1,000) kept in order."""
         hits, scores = rank(self.s, self.snap, compile_plan(plan, ranking), ranking, max(4 * depth, KEEP))
         return Ranked(hits=hits, total=len(scores), matched=scores.keys())
 
     def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
+        """Stored fields by document number."""
         return {d: self.s.stored_fields(d) for d in docnums}
 
     def article_sections(self, article_id: str) -> list[Stored]:
+        """The article's sections' stored fields, in page order."""
         return sorted((self.s.stored_fields(d) for d in self.s.document_numbers(article_id=article_id)),
                       key=lambda f: f["order"])
 
     def similar(self, stems: list[str], limit: int) -> list[str]:
+        """Articles of the best body matches of an OR of the stems."""
         results = self.s.search(Q.Or([Q.Term("body", t) for t in stems]), limit=limit)
         return list(dict.fromkeys(hit["article_id"] for hit in results))
 
     def all_stored(self) -> Iterator[Stored]:
+        """Every live section's stored fields."""
         return (f for _, f in self.s.reader().iter_docs())
 
     def memo(self, name: str, build: Callable[[], T]) -> T:
+        """A per-snapshot value, built once (a race builds it twice, harmlessly)."""
         memos = self.snap.memos
         if name not in memos:
             memos[name] = build()
@@ -162,6 +175,7 @@ class WhooshBackend:
         self._lock = threading.Lock()
 
     def describe(self) -> str:
+        """The index folder."""
         return str(self.index_dir)
 
     @contextmanager

@@ -43,6 +43,7 @@ class BM25(BM25F):  # type: ignore[misc]
         self.classic = idf == "classic"
 
     def idf(self, searcher: Searcher, fieldname: str, text: str) -> float:
+        """Lucene's idf, or Whoosh's own with `idf="classic"`."""
         if self.classic:
             return float(super().idf(searcher, fieldname, text))
         parent = searcher.get_parent()
