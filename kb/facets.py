@@ -1,17 +1,21 @@
 """Per-generation tables of who-is-where: article, kind, categories and tags of every section.
 
 Built once per index generation from the term index (no stored text is read), then used
-for facet counts, grouping by article and related-article lookups in plain Python.
+for facet counts, grouping by article and related-article lookups. Facet counts run on numpy
+codes (`bincount` over the matching sections' values): at 100k sections a query matches tens of
+thousands, and counting them in Python was most of its time.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from functools import cached_property
 from operator import itemgetter
 from typing import TypeVar
+
+import numpy as np
 
 from kb.models import KINDS, Facets, FacetValue
 
@@ -34,9 +38,36 @@ class DocTable:
         """The article a section belongs to."""
         return self.article[docnum]
 
-    def articles_of(self, docnums: list[int]) -> tuple[str, ...]:
+    def articles_of(self, docnums: Collection[int]) -> tuple[str, ...]:
         """The article of each section, gathered in C."""
-        return _gather(self.article, docnums)
+        return _gather(self.article, docnums.tolist() if isinstance(docnums, np.ndarray) else list(docnums))
+
+    @cached_property
+    def _codes(self) -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]]:
+        """Per facet field: (offsets, value codes, names), a CSR table of each section's values."""
+        out = {}
+        for name, column in (("category", self.categories), ("tag", self.tags),
+                             ("kind", [(k,) for k in self.kind])):
+            names = sorted({v for values in column for v in values})
+            code = {v: i for i, v in enumerate(names)}
+            lengths = np.fromiter((len(values) for values in column), np.int64, count=len(column))
+            offsets = np.zeros(len(column) + 1, np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            values = np.fromiter((code[v] for values in column for v in values), np.int64, count=int(offsets[-1]))
+            out[name] = (offsets, values, names)
+        return out
+
+    def _count(self, field: str, docs: np.ndarray) -> dict[str, int]:
+        offsets, values, names = self._codes[field]
+        starts = offsets[docs]
+        lengths = offsets[docs + 1] - starts
+        total = int(lengths.sum())
+        if not total:
+            return {}
+        # the positions of every matching section's values, laid end to end
+        where = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        counts = np.bincount(values[where], minlength=len(names))
+        return {names[i]: int(counts[i]) for i in np.flatnonzero(counts)}
 
     def article_count(self) -> int:
         """How many articles the index holds."""
@@ -62,18 +93,16 @@ class DocTable:
                 scores[aid] = shared
         return [aid for aid, _ in scores.most_common()]
 
-    def facets(self, docnums: Iterable[int], limit: int = 20) -> Facets:
+    def facets(self, docnums: Collection[int], limit: int = 20) -> Facets:
         """Counts of categories, tags and kinds over the matching sections, most first, ties by name."""
-        docs = list(docnums)
-        cats: Counter[str] = Counter(chain.from_iterable(_gather(self.categories, docs)))
-        tags: Counter[str] = Counter(chain.from_iterable(_gather(self.tags, docs)))
-        kinds: Counter[str] = Counter(_gather(self.kind, docs))
+        docs = np.asarray(docnums if isinstance(docnums, np.ndarray) else list(docnums), np.int64)
+        cats, tags, kinds = (self._count(f, docs) for f in ("category", "tag", "kind"))
 
-        def values(c: Counter[str]) -> tuple[FacetValue, ...]:
+        def values(c: dict[str, int]) -> tuple[FacetValue, ...]:
             best = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
             return tuple(FacetValue(self.display.get(k, k), n) for k, n in best)
 
-        kind_values = tuple(FacetValue(k, kinds[k]) for k in KINDS if kinds[k])
+        kind_values = tuple(FacetValue(k, kinds[k]) for k in KINDS if kinds.get(k))
         return Facets(categories=values(cats), tags=values(tags), kinds=kind_values)
 
 

@@ -111,7 +111,7 @@ class KnowledgeBase:
                 ranked, total, engine_facets = self._exact_first(v, plan, answer.hits), answer.total, answer.facets
                 matched = answer.matched
             docs = v.docs()
-            every = list(matched) if matched is not None else [d for _, d in ranked]
+            every = matched if matched is not None else [d for _, d in ranked]
             facets = Facets()
             if facets_on:
                 facets = engine_facets if engine_facets is not None else docs.facets(every)

@@ -9,12 +9,12 @@ in `kb.whoosh_rank`.
 from __future__ import annotations
 
 import threading
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh.scoring import BM25F
@@ -49,11 +49,11 @@ class Snapshot:
         self._lock = threading.Lock()
         self._closed = False
         self._docs: DocTable | None = None
-        self._filters: dict[str, frozenset[int]] = {}
+        self._filters: dict[str, np.ndarray] = {}
         self.memos: dict[str, Any] = {}
         self.feedback: dict[int, dict[str, float]] = {}  # docnum -> term distribution (see whoosh_rank)
         # (field, term) -> its sections and their BM25 scores, as compact arrays (12 bytes a posting)
-        self.postings: dict[tuple[str, str], tuple[array[int], array[float]]] = {}
+        self.postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self.postings_size = 0
 
     def acquire(self) -> Searcher:
@@ -79,14 +79,16 @@ class Snapshot:
             else:
                 self._pool.append(s)
 
-    def filter_docs(self, s: Searcher, q: Q.Query) -> frozenset[int]:
-        """The documents a filter query allows, cached per snapshot."""
+    def filter_mask(self, s: Searcher, q: Q.Query) -> np.ndarray:
+        """Which sections a filter query allows (a boolean vector), cached per snapshot."""
         key = repr(q)
         found = self._filters.get(key)
         if found is None:
             if len(self._filters) > 1000:
                 self._filters.clear()
-            found = self._filters[key] = frozenset(s.docs_for_query(q))
+            found = np.zeros(s.doc_count_all(), bool)
+            found[list(s.docs_for_query(q))] = True
+            self._filters[key] = found
         return found
 
     def docs(self, s: Searcher) -> DocTable:
@@ -135,8 +137,8 @@ class WhooshView:
 
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
         """Every match scored; the best `4 x depth` (at least 1,000) kept in order."""
-        hits, scores = rank(self.s, self.snap, compile_plan(plan, ranking), ranking, max(4 * depth, KEEP))
-        return Ranked(hits=hits, total=len(scores), matched=scores.keys())
+        hits, matched = rank(self.s, self.snap, compile_plan(plan, ranking), ranking, max(4 * depth, KEEP))
+        return Ranked(hits=hits, total=len(matched), matched=matched)
 
     def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
         """Stored fields by document number."""

@@ -7,13 +7,11 @@ sum from them instead of walking Whoosh's matchers.
 
 from __future__ import annotations
 
-import bisect
-import heapq
-import operator
 from array import array
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from whoosh.searching import Searcher
 
 if TYPE_CHECKING:
@@ -37,17 +35,17 @@ def phrase_bonus(s: Searcher, snap: Snapshot, stems: Sequence[str], candidates: 
     ordered = sorted(candidates)
     for field in PHRASE_FIELDS:
         lists = {t: postings(s, snap, field, t) for t in dict.fromkeys(stems)}
-        if any(not ids for ids, _ in lists.values()):
+        if any(not len(ids) for ids, _ in lists.values()):
             continue
         holding: dict[int, float] = {}
         for d in ordered:  # the candidates holding every word, with the words' summed scores
             total = 0.0
             for t in stems:
                 ids, scs = lists[t]
-                i = bisect.bisect_left(ids, d)
+                i = int(np.searchsorted(ids, d))
                 if i == len(ids) or ids[i] != d:
                     break
-                total += scs[i]
+                total += float(scs[i])
             else:
                 holding[d] = total
         if not holding:
@@ -86,17 +84,21 @@ def near(positions: list[list[int]], slop: int) -> bool:
     return bool(spans)
 
 
-def top(scores: dict[int, float], n: int) -> list[tuple[float, int]]:
-    """The `n` best (score, section) pairs, best first, ties by section number. Sorting plain
-    tuples keeps the comparisons in C; a heap keeps only `n` of a long list."""
-    pairs = zip(map(operator.neg, scores.values()), scores.keys(), strict=True)
-    # a heap pays off only when n is a small part of the list
-    head = sorted(pairs)[:n] if 8 * n >= len(scores) else heapq.nsmallest(n, pairs)
-    return [(-neg, d) for neg, d in head]
+def top(scores: np.ndarray, matched: np.ndarray, n: int) -> list[tuple[float, int]]:
+    """The `n` best (score, section) pairs among `matched`, best first, ties by section number.
+    Only the sections at or above the n-th best score are sorted."""
+    vals = scores[matched]
+    if n < len(matched):
+        threshold = np.partition(vals, len(vals) - n)[len(vals) - n]
+        keep = vals >= threshold
+        matched, vals = matched[keep], vals[keep]
+    order = np.lexsort((matched, -vals))[:n]
+    return list(zip(vals[order].tolist(), matched[order].tolist(), strict=True))
 
 
-def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[array[int], array[float]]:
-    """A term's sections in one field with their BM25 scores, cached per snapshot (bounded)."""
+def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """A term's sections in one field with their BM25 scores, cached per snapshot (bounded), as
+    numpy arrays: adding a term to every section's score is then one vector operation."""
     key = (fieldname, term)
     cached = snap.postings.get(key)
     if cached is None:
@@ -111,6 +113,7 @@ def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[ar
                 ids.append(m.id())
                 scores.append(m.score())
                 m.next()
-        cached = snap.postings[key] = (ids, scores)
+        cached = snap.postings[key] = (np.frombuffer(ids, dtype=np.int32) if ids else np.zeros(0, np.int32),
+                                       np.frombuffer(scores, dtype=np.float64) if scores else np.zeros(0))
         snap.postings_size += len(ids) + 1
     return cached
