@@ -286,17 +286,21 @@ def _group(docs: DocTable, ranked: list[tuple[float, int]], counts: Counter[str]
     article = docs.article
     order: dict[str, list[tuple[float, int]]] = {}
     wanted = page * per_page
+    incomplete = 0  # articles taken that still lack some of their best sections
     for score, d in ranked:  # best first: stop once the page's articles have their best sections
         aid = article[d]
         members = order.get(aid)
         if members is None:
-            if len(order) >= wanted and all(len(m) >= min(GROUP_HITS, counts[a]) for a, m in order.items()):
-                break
             if len(order) >= wanted:
+                if not incomplete:
+                    break
                 continue
             members = order[aid] = []
+            incomplete += 1
         if len(members) < GROUP_HITS:
             members.append((score, d))
+            if len(members) == min(GROUP_HITS, counts[aid]):
+                incomplete -= 1
     groups = list(order.items())[(page - 1) * per_page: page * per_page]
     out = [(members, counts[aid] - len(members)) for aid, members in groups]
     chosen = [m for members, _ in out for m in members]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode
+from typing import Any
+from urllib.parse import quote, urlencode
 
-from flask import url_for
+from flask import g, url_for
 from markupsafe import Markup
 
 from kb.models import FacetValue, Group, Hit, SearchPage
@@ -92,12 +93,34 @@ def display_date(value: str | None) -> str | None:
 def search_href(args: SearchArgs, **changes: object) -> str:
     """The results page for these args with some parameters changed."""
     qs = args.query_string(**changes)
-    return url_for("pages.search") + ("?" + qs if qs else "")
+    return _url("pages.search") + ("?" + qs if qs else "")
 
 
 def article_href(article_id: str, q: str, anchor: str | None = None) -> str:
-    """The local article view, with the query to highlight and the section to land on."""
-    return url_for("pages.article", article_id=article_id, q=q or None, _anchor=anchor or None)
+    """The local article view, with the query to highlight and the section to land on.
+
+    Built as `url_for` builds it (query and anchor quoted alike), from the path it built once per
+    request: a results page links each article up to four times and itself dozens of times."""
+    href = _url("pages.article", article_id=article_id)
+    if q:
+        href += "?" + urlencode({"q": q}, safe=_QUERY_SAFE)
+    if anchor:
+        href += "#" + quote(anchor, safe=_ANCHOR_SAFE)
+    return href
+
+
+_QUERY_SAFE = "!$'()*,/:;?@"  # what Werkzeug leaves unquoted in a built URL's query
+_ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"  # and Flask in its anchor
+
+
+def _url(endpoint: str, **values: Any) -> str:
+    """`url_for(endpoint, **values)`, remembered for the rest of the request."""
+    cache: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = g.setdefault("_urls", {})
+    key = (endpoint, tuple(values.items()))
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = url_for(endpoint, **values)
+    return found
 
 
 def hit_view(hit: Hit, q: str) -> HitView:
