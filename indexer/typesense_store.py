@@ -53,12 +53,12 @@ class TypesenseStore:
         client = tc.client(settings, writer=True)
         meta = tc.meta_name(settings)
         _ensure(client, tc.meta_schema(meta))
-        state = _get(client, meta, tc.STATE) or {}
+        state = tc.get_document(client, meta, tc.STATE) or {}
         live = state.get("collection")
         generation = int(state.get("generation", 0))
         if live and not full and state.get("schema") == SCHEMA_VERSION and _exists(client, live):
-            manifest = Manifest(tc.loads((_get(client, meta, f"manifest:{live}") or {}).get("data"), {}),
-                                tc.loads((_get(client, meta, f"vocab:{live}") or {}).get("data"), {}))
+            manifest = Manifest(tc.loads((tc.get_document(client, meta, f"manifest:{live}") or {}).get("data"), {}),
+                                tc.loads((tc.get_document(client, meta, f"vocab:{live}") or {}).get("data"), {}))
             store = cls(settings, client, live, False, manifest, generation, None)
         else:
             name = f"{settings.typesense_collection}-{int(time.time() * 1000)}"
@@ -168,12 +168,3 @@ def _ensure(client: Any, schema: dict[str, Any]) -> None:
     if not _exists(client, schema["name"]):
         with contextlib.suppress(te.ObjectAlreadyExists):  # another writer made it meanwhile
             client.collections.create(schema)
-
-
-def _get(client: Any, collection: str, doc_id: str) -> dict[str, Any] | None:
-    import typesense.exceptions as te
-
-    try:
-        return client.collections[collection].documents[doc_id].retrieve()
-    except te.ObjectNotFound:
-        return None

@@ -76,6 +76,16 @@ def local_commits() -> int:
     return _commits
 
 
+def get_document(client: Any, collection: str, doc_id: str) -> dict[str, Any] | None:
+    """A document by id, or None when the collection or the document does not exist."""
+    import typesense.exceptions as te
+
+    try:
+        return client.collections[collection].documents[doc_id].retrieve()
+    except te.ObjectNotFound:
+        return None
+
+
 def meta_name(settings: Settings) -> str:
     """The collection of the state, manifest and vocabulary documents."""
     return f"{settings.typesense_collection}-meta"

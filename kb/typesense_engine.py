@@ -165,21 +165,27 @@ class TypesenseView:
     def _analysed(self, positions: list[int]) -> dict[int, scoring.Analysed]:
         """The candidates' analysed text, from a per-generation cache; misses in one request."""
         cache: dict[int, scoring.Analysed] = self.memo("analysed", dict)
-        missing = [d for d in positions if d not in cache]
-        if missing:
-            if len(cache) + len(missing) > ANALYSED_CACHE:
-                cache.clear()
-            chunks = [missing[i:i + MAX_PAGE] for i in range(0, len(missing), MAX_PAGE)]
-            found = self._multi([{"q": "*", "filter_by": "id:[" + ",".join(self.gen.ids[d] for d in chunk) + "]",
-                                  "per_page": MAX_PAGE, "include_fields": "id,title_s,heading_s,body_s"}
-                                 for chunk in chunks])
-            for res in found:
-                for h in res.get("hits", ()):
-                    doc = h["document"]
-                    pos = self.gen.positions.get(doc["id"])
-                    if pos is not None:
-                        cache[pos] = scoring.Analysed.of({f: doc.get(f + "_s", "").split() for f in scoring.FIELDS})
+        for pos, doc in self._fetch(cache, positions, ANALYSED_CACHE, {"include_fields": "id,title_s,heading_s,body_s"}):
+            cache[pos] = scoring.Analysed.of({f: doc.get(f + "_s", "").split() for f in scoring.FIELDS})
         return {d: cache[d] for d in positions if d in cache}
+
+    def _fetch(self, cache: dict[int, Any], positions: list[int], bound: int, fields: dict[str, str]
+               ) -> Iterator[tuple[int, Stored]]:
+        """The sections among `positions` that `cache` lacks, fetched by id in one request (the
+        cache is emptied first when they would take it past `bound`)."""
+        missing = [d for d in positions if d not in cache and d < len(self.gen.ids)]
+        if not missing:
+            return
+        if len(cache) + len(missing) > bound:
+            cache.clear()
+        chunks = [missing[i:i + MAX_PAGE] for i in range(0, len(missing), MAX_PAGE)]
+        found = self._multi([{"q": "*", "filter_by": "id:[" + ",".join(self.gen.ids[d] for d in chunk) + "]",
+                              "per_page": MAX_PAGE, **fields} for chunk in chunks])
+        for res in found:
+            for h in res.get("hits", ()):
+                pos = self.gen.positions.get(h["document"]["id"])
+                if pos is not None:
+                    yield pos, h["document"]
 
     def _feedback(self, plan: Plan, ranking: Ranking, stats: scoring.Stats, hits: list[tuple[float, int]],
                   candidates: dict[int, scoring.Analysed]) -> list[tuple[float, int]]:
@@ -218,18 +224,8 @@ class TypesenseView:
         """Display fields by section number, from the per-generation cache, misses in one request."""
         wanted = list(docnums)
         cache: dict[int, Stored] = self.memo("stored", dict)  # read-only once cached
-        missing = [d for d in wanted if d not in cache and d < len(self.gen.ids)]
-        if missing:
-            if len(cache) + len(missing) > STORED_CACHE:
-                cache.clear()
-            chunks = [missing[i:i + MAX_PAGE] for i in range(0, len(missing), MAX_PAGE)]
-            found = self._multi([{"q": "*", "filter_by": "id:[" + ",".join(self.gen.ids[d] for d in chunk) + "]",
-                                  "per_page": MAX_PAGE, "exclude_fields": STORED_EXCLUDE} for chunk in chunks])
-            for res in found:
-                for h in res.get("hits", ()):
-                    pos = self.gen.positions.get(h["document"]["id"])
-                    if pos is not None:
-                        cache[pos] = h["document"]
+        for pos, doc in self._fetch(cache, wanted, STORED_CACHE, {"exclude_fields": STORED_EXCLUDE}):
+            cache[pos] = doc
         return {d: cache[d] for d in wanted if d in cache}
 
     def article_sections(self, article_id: str) -> list[Stored]:
@@ -269,12 +265,8 @@ class TypesenseBackend:
 
     def meta_doc(self, doc_id: str) -> dict[str, Any] | None:
         """A document of the meta collection, or None when there is none."""
-        import typesense.exceptions as te
-
         try:
-            return self.client.collections[tc.meta_name(self.settings)].documents[doc_id].retrieve()
-        except te.ObjectNotFound:
-            return None
+            return tc.get_document(self.client, tc.meta_name(self.settings), doc_id)
         except tc.transport_errors() as e:  # every node failed
             raise BackendUnavailable(f"{self.describe()} did not answer: {e}") from e
 
