@@ -1,7 +1,8 @@
 """A bounded HTTP load client for loopback servers: N threads, a fixed duration, a request cap.
 
-Each thread keeps one keep-alive `http.client` connection and walks the query list from its
-own offset. Two modes:
+Each thread keeps one keep-alive `http.client` connection; the n-th request sent, whichever
+thread sends it, asks the n-th query, so a run of `len(queries)` requests asks each query
+exactly once. Two modes:
 
 * closed loop (`rate=None`): every thread sends its next request as soon as the last one is
   answered, which measures the most requests per second the server gives;
@@ -88,11 +89,10 @@ def run(host: str, port: int, path: str, queries: Sequence[str], *, threads: int
             counter[0] = n + 1
             return n
 
-    def worker(offset: int) -> None:
+    def worker() -> None:
         conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
         lat: list[float] = []
         errors: dict[str, int] = {}
-        i = offset
         while True:
             n = claim()
             if n is None:
@@ -106,8 +106,7 @@ def run(host: str, port: int, path: str, queries: Sequence[str], *, threads: int
                 scheduled = time.perf_counter()
             if scheduled >= deadline or time.perf_counter() > deadline + GRACE_S:
                 break  # a server that fell behind is not waited for: the shortfall shows in rps
-            url = query_path(path, queries[i % len(queries)])
-            i += 1
+            url = query_path(path, queries[n % len(queries)])
             try:
                 conn.request("GET", url)
                 resp = conn.getresponse()
@@ -130,7 +129,7 @@ def run(host: str, port: int, path: str, queries: Sequence[str], *, threads: int
                 result.error_kinds[k] = result.error_kinds.get(k, 0) + v
                 result.errors += v
 
-    pool = [threading.Thread(target=worker, args=(t * 37,), daemon=True) for t in range(threads)]
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
     for t in pool:
         t.start()
     for t in pool:

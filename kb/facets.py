@@ -9,27 +9,27 @@ thousands, and counting them in Python was most of its time.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from operator import itemgetter
-from typing import TypeVar
 
 import numpy as np
 
 from kb.models import KINDS, Facets, FacetValue
 
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
 class DocTable:
-    """Columns indexed by document number, plus display names for facet keys."""
+    """Columns indexed by document number, plus display names for facet keys.
 
-    article: Sequence[str]
-    kind: Sequence[str]
-    categories: Sequence[tuple[str, ...]]
-    tags: Sequence[tuple[str, ...]]
+    The columns are tuples of strings, which a per-process table of every section can hold
+    without lengthening each of Python's full garbage collections (a list is walked every time).
+    """
+
+    article: tuple[str, ...]
+    kind: tuple[str, ...]
+    categories: tuple[tuple[str, ...], ...]
+    tags: tuple[tuple[str, ...], ...]
     display: dict[str, str]  # facet key -> the name as the page wrote it
     first: dict[str, int]  # article id -> its first section's document number
     urls: dict[str, str]  # article url -> article id
@@ -38,9 +38,19 @@ class DocTable:
         """The article a section belongs to."""
         return self.article[docnum]
 
-    def articles_of(self, docnums: Collection[int]) -> tuple[str, ...]:
-        """The article of each section, gathered in C."""
-        return _gather(self.article, docnums.tolist() if isinstance(docnums, np.ndarray) else list(docnums))
+    def article_counts(self, docnums: Collection[int]) -> ArticleCounts:
+        """How many of these sections each article holds (one `bincount` over article codes)."""
+        codes, index = self._article_codes
+        docs = np.asarray(docnums if isinstance(docnums, np.ndarray) else list(docnums), np.int64)
+        return ArticleCounts(np.bincount(codes[docs], minlength=len(index)), index)
+
+    @cached_property
+    def _article_codes(self) -> tuple[np.ndarray, dict[str, int]]:
+        """Each section's article as a number, and the numbers by article id."""
+        index: dict[str, int] = {}
+        codes = np.fromiter((index.setdefault(a, len(index)) for a in self.article), np.int64,
+                            count=len(self.article))
+        return codes, index
 
     @cached_property
     def _codes(self) -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]]:
@@ -106,8 +116,17 @@ class DocTable:
         return Facets(categories=values(cats), tags=values(tags), kinds=kind_values)
 
 
-def _gather(column: Sequence[T], docs: list[int]) -> tuple[T, ...]:
-    """column[d] for every d, gathered in C (itemgetter) rather than a Python loop."""
-    if len(docs) < 2:
-        return tuple(column[d] for d in docs)
-    return itemgetter(*docs)(column)
+class ArticleCounts:
+    """Matching sections per article: `counts[article_id]`, and `len(counts)` articles with any."""
+
+    def __init__(self, counts: np.ndarray, index: dict[str, int]) -> None:
+        self._counts = counts
+        self._index = index
+        self._articles = int(np.count_nonzero(counts))
+
+    def __getitem__(self, article_id: str) -> int:
+        code = self._index.get(article_id)
+        return 0 if code is None else int(self._counts[code])
+
+    def __len__(self) -> int:
+        return self._articles

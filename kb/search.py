@@ -20,7 +20,8 @@ from kb import snippets, text
 from kb.config import Settings
 from kb.engine import Backend, Plan, Stored, View, Word
 from kb.errors import ArticleNotFound
-from kb.facets import DocTable
+from kb.facets import ArticleCounts, DocTable
+from kb.lru import LRU
 from kb.models import (
     Article,
     Expansion,
@@ -41,6 +42,7 @@ from kb.synonyms import load
 
 GROUP_HITS = 3
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
+SNIPPET_SOURCES_BYTES = 24 << 20  # per generation and process: bodies read for snippets, most recent kept
 
 
 def open_backend(settings: Settings, ranking: Ranking) -> Backend:
@@ -116,12 +118,13 @@ class KnowledgeBase:
             if facets_on:
                 facets = engine_facets if engine_facets is not None else docs.facets(every)
             if group == "article":
-                groups, total, chosen = _group(docs, ranked, Counter(docs.articles_of(every)), page, per_page)
+                groups, total, chosen = _group(docs, ranked, docs.article_counts(every), page, per_page)
             else:
                 groups = None
                 chosen = ranked[(page - 1) * per_page: page * per_page]
             stored = v.stored(d for _, d in chosen)
-            hits = {d: _hit(stored[d], score, marks, snippets_on) for score, d in chosen}
+            sources = _snippet_sources(v, stored) if snippets_on else {}
+            hits = {d: _hit(stored[d], score, sources.get(d), marks) for score, d in chosen}
         page_hits = tuple(hits[d] for _, d in chosen) if groups is None else ()
         out_groups = None
         if groups is not None:
@@ -151,8 +154,7 @@ class KnowledgeBase:
         for w in reversed(parsed.words):  # right to left keeps earlier offsets valid
             folded = text.fold(w.text)
             if not exact and not folded.isdigit() and not self._known(v, folded):
-                vocab = v.memo("corrector", lambda: Corrector(v.vocabulary(), self.synonyms.names()))
-                fix = vocab.correct(folded)
+                fix = self._corrector(v).correct(folded)
                 if fix is not None:
                     corrected_text = corrected_text[:w.start] + fix + corrected_text[w.end:]
                     corrected = True
@@ -264,21 +266,49 @@ class KnowledgeBase:
     def suggest(self, prefix: str, limit: int = 8) -> list[Suggestion]:
         """Titles, headings and medicine names that start with what the reader has typed."""
         with self.backend.view() as v:
-            entries = v.memo("suggest", lambda: SuggestList.build(((0, f) for f in v.all_stored()),
-                                                                  self.synonyms.names()))
-            return entries.match(prefix[: self.settings.max_query_chars], limit)
+            return self._suggestions(v).match(prefix[: self.settings.max_query_chars], limit)
+
+    def warm(self) -> None:
+        """Build now what the first searches of the live generation would otherwise wait for: the
+        doc table, the spelling corrector and the suggestion list (a third of a second at 10k
+        sections, and a server's first readers should not pay it)."""
+        with self.backend.view() as v:
+            v.docs()
+            self._corrector(v)
+            self._suggestions(v)
+
+    def _corrector(self, v: View) -> Corrector:
+        return v.memo("corrector", lambda: Corrector(v.vocabulary(), self.synonyms.names()))
+
+    def _suggestions(self, v: View) -> SuggestList:
+        return v.memo("suggest", lambda: SuggestList.build(((0, f) for f in v.all_stored()), self.synonyms.names()))
 
 
-def _hit(f: Stored, score: float, stems: frozenset[str], make_snippet: bool) -> Hit:
+def _snippet_sources(v: View, stored: dict[int, Stored]) -> dict[int, snippets.Source]:
+    """The sections' bodies read for snippets, from the generation's cache: a body is read once
+    whatever the query, so a section shown again costs only the marking."""
+    # kept as plain tuples: the cycle collector stops walking those (never a NamedTuple's)
+    cache: LRU[int, tuple[Any, ...]] = v.memo(
+        "snippet_sources", lambda: LRU(SNIPPET_SOURCES_BYTES, lambda t: snippets.Source._make(t).size()))
+    out = {}
+    for d, f in stored.items():
+        src = cache.get(d)
+        if src is None:
+            src = cache.put(d, tuple(snippets.analyse(f.get("body", ""))))
+        out[d] = snippets.Source._make(src)
+    return out
+
+
+def _hit(f: Stored, score: float, source: snippets.Source | None, stems: frozenset[str]) -> Hit:
     meta = f["meta"]
-    html, segs = snippets.make(f.get("body", ""), stems) if make_snippet else ("", ())
+    html, segs = snippets.render(source, stems) if source is not None else ("", ())
     return Hit(article_id=f["article_id"], title=f["title"], url=meta["url"], heading=meta["heading"],
                breadcrumb=tuple(meta["breadcrumb"]), kind=f["kind"], anchor=meta["anchor"],
                deep_link=meta["deep_link"], snippet_html=html, snippet=segs, score=score,
                categories=tuple(meta["categories"]), tags=tuple(meta["tags"]), modified=meta["modified"])
 
 
-def _group(docs: DocTable, ranked: list[tuple[float, int]], counts: Counter[str], page: int, per_page: int
+def _group(docs: DocTable, ranked: list[tuple[float, int]], counts: ArticleCounts, page: int, per_page: int
            ) -> tuple[list[tuple[list[tuple[float, int]], int]], int, list[tuple[float, int]]]:
     """The page's articles with their best sections, how many articles matched, and the sections shown.
 

@@ -11,6 +11,7 @@ This module is an edge, like the CLI: it imports `web` inside the function that 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -22,9 +23,14 @@ from kb.config import Settings
 def _run(sock: socket.socket, settings: Settings, threads: int) -> None:
     import waitress
 
-    from web import create_app
+    from web import create_app, services
 
-    waitress.serve(create_app(settings), sockets=[sock], threads=threads, ident="kb", _quiet=True)
+    app = create_app(settings)
+    services.warm(app)
+    # What exists now (modules, the app, the index's tables) lives as long as the process:
+    # keep it out of every later full collection, which would otherwise walk it each time.
+    gc.freeze()
+    waitress.serve(app, sockets=[sock], threads=threads, ident="kb", _quiet=True)
 
 
 def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:

@@ -3,31 +3,74 @@
 Made from the section's stored text with the same analysis as the index (`kb.text`), so no
 Whoosh highlighter and no re-reading of the page. Output is made safe here, once: every
 character is escaped and `<mark>` is the only markup ever emitted.
+
+Two steps, so a reader can keep the first: `analyse` reads a body once into its words (their
+offsets and terms) and sentences, whatever the query; `render` picks and marks the sentences
+for one query's stems, touching only the words that match.
 """
 
 from __future__ import annotations
 
 import re
+from array import array
+from bisect import bisect_right
 from collections.abc import Collection
 from html import escape
+from typing import NamedTuple
 
 from kb import text
 from kb.models import Segment
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+(?=\S)|\n+")
+# A sentence ends at . ! ? or … (then any closing quotes or brackets, then space) or at a newline.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)]*\s+(?=\S)|\n+")
 MAX_FRAGMENT = 220
 ELLIPSIS = "…"
+
+
+class Source(NamedTuple):
+    """A body read for snippets: its non-stop words (offsets and terms) and its sentences.
+
+    Offsets are packed C ints in bytes and the rest strings, so a cache of thousands of these
+    adds nothing for the cycle collector to walk."""
+
+    body: str
+    starts: bytes
+    ends: bytes
+    terms: tuple[str, ...]
+    sentence_starts: bytes
+    sentence_ends: bytes
+
+    def size(self) -> int:
+        """Roughly the bytes it holds (for bounding caches)."""
+        return 200 + len(self.body) + 8 * len(self.terms) + len(self.starts) * 2 + len(self.sentence_ends) * 2
 
 
 def _sentences(body: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for m in _SENTENCE_END.finditer(body):
-        if m.start() > start:
-            spans.append((start, m.start()))
+        end = m.start() if body[m.start()] == "\n" else m.start() + 1  # keep the end mark
+        if end > start:
+            spans.append((start, end))
         start = m.end()
     if start < len(body):
         spans.append((start, len(body)))
     return spans
+
+
+def analyse(body: str) -> Source:
+    """Read a section's body once: what any query's snippet of it needs."""
+    body = body.strip()
+    starts, ends = array("i"), array("i")
+    terms: list[str] = []
+    for m in text.WORD_RE.finditer(body):
+        st = text.term(m.group())
+        if st is not None:
+            starts.append(m.start())
+            ends.append(m.end())
+            terms.append(st)
+    sentences = _sentences(body)
+    return Source(body, starts.tobytes(), ends.tobytes(), tuple(terms),
+                  array("i", (s for s, _ in sentences)).tobytes(), array("i", (e for _, e in sentences)).tobytes())
 
 
 def _trim(body: str, start: int, end: int, hits: list[tuple[int, int]]) -> tuple[int, int]:
@@ -48,37 +91,37 @@ def _trim(body: str, start: int, end: int, hits: list[tuple[int, int]]) -> tuple
 
 def make(body: str, stems: Collection[str], max_fragments: int = 2) -> tuple[str, tuple[Segment, ...]]:
     """The snippet of a section for a query's stems: (safe HTML, segments)."""
-    body = body.strip()
+    return render(analyse(body), stems, max_fragments)
+
+
+def render(src: Source, stems: Collection[str], max_fragments: int = 2) -> tuple[str, tuple[Segment, ...]]:
+    """The snippet of an analysed section for a query's stems: (safe HTML, segments).
+
+    Sentences rank by distinct stems matched (x10) plus matches, earlier first on ties; the best
+    `max_fragments` show in text order, or the first sentence when only the heading matched.
+    """
+    body = src.body
     if not body:
         return "", ()
-    # One pass over the body finds every matching word (cached word -> term lookups), then
-    # each sentence takes the matches that fall inside it.
-    matches = [(m.start(), m.end(), st) for m in text.WORD_RE.finditer(body)
-               if (st := text.term(m.group())) is not None and st in stems]
-    sentences = _sentences(body)
-    scored = []
-    k = 0
-    for idx, (s, e) in enumerate(sentences):
-        while k < len(matches) and matches[k][0] < s:
-            k += 1
-        j = k
-        while j < len(matches) and matches[j][1] <= e:
-            j += 1
-        inside = matches[k:j]
-        hits = [(a, b) for a, b, _ in inside]
-        scored.append((len({st for _, _, st in inside}) * 10 + len(hits), idx, s, e, hits))
-        k = j
-    best = sorted((x for x in scored if x[0] > 0), key=lambda x: (-x[0], x[1]))[:max_fragments]
-    if not best:
-        best = scored[:1]  # only the heading matched: the section's first sentence
-    best.sort(key=lambda x: x[1])
+    terms = src.terms
+    starts, ends = memoryview(src.starts).cast("i"), memoryview(src.ends).cast("i")
+    sentence_starts, sentence_ends = memoryview(src.sentence_starts).cast("i"), memoryview(src.sentence_ends).cast("i")
+    by_sentence: dict[int, list[int]] = {}
+    for i, st in enumerate(terms):
+        if st in stems:  # words never straddle a sentence end, so its start places it
+            by_sentence.setdefault(bisect_right(sentence_ends, starts[i]), []).append(i)
+    best = sorted(((len({terms[i] for i in idx}) * 10 + len(idx), n) for n, idx in by_sentence.items()),
+                  key=lambda x: (-x[0], x[1]))[:max_fragments]
+    chosen = sorted(n for _, n in best) if best else [0]
     segments: list[Segment] = []
     cursor_end = 0
-    for n, (_, _idx, s, e, hits) in enumerate(best):
+    for rank, n in enumerate(chosen):
+        s, e = sentence_starts[n], sentence_ends[n]
+        hits = [(starts[i], ends[i]) for i in by_sentence.get(n, ())]
         lo, hi = _trim(body, s, e, hits)
-        if lo > cursor_end or (n == 0 and lo > 0):
-            segments.append(Segment(ELLIPSIS + " " if n == 0 else " " + ELLIPSIS + " ", False))
-        elif n > 0:
+        if lo > cursor_end or (rank == 0 and lo > 0):
+            segments.append(Segment(ELLIPSIS + " " if rank == 0 else " " + ELLIPSIS + " ", False))
+        elif rank > 0:
             segments.append(Segment(" ", False))
         pos = lo
         for hs, he in hits:
@@ -98,7 +141,7 @@ def make(body: str, stems: Collection[str], max_fragments: int = 2) -> tuple[str
         segments.append(Segment(" " + ELLIPSIS, False))
     merged: list[Segment] = []
     for seg in segments:
-        text_ = " ".join(seg.text.split("\n"))
+        text_ = seg.text.replace("\n", " ")
         if merged and merged[-1].match == seg.match:
             merged[-1] = Segment(merged[-1].text + text_, seg.match)
         else:

@@ -27,7 +27,7 @@ class Corrector:
         counts = dict(vocab)
         for name in extra:
             counts[name] = max(counts.get(name, 0), 1) + 1000  # medicine names win ties
-        self._words = list(counts)
+        self._words = tuple(counts)  # a tuple of strings: nothing for the cycle collector to walk
         self._counts = counts
 
     def correct(self, word: str) -> str | None:

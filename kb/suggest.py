@@ -1,13 +1,17 @@
 """Search-as-you-type: titles, headings and medicine names that match what was typed so far.
 
 A sorted list of every title, heading and medicine name, built once per generation; a
-prefix matches the start of an entry or of any of its words.
+prefix matches the start of an entry or of any of its words. Entry starts are found by
+bisection in each kind's sorted keys, word starts by `str.find` over all keys joined, so a
+lookup costs the same at 100 entries or 100,000 (a search with no results asks once a word).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from kb import text
@@ -20,7 +24,23 @@ _RANK = {"title": 0, "medicine": 1, "heading": 2}
 class SuggestList:
     """(folded text, suggestion) pairs, deduplicated."""
 
-    entries: tuple[tuple[str, Suggestion], ...]
+    entries: tuple[tuple[str, Suggestion], ...]  # by kind (titles, medicines, headings), then key
+    _groups: tuple[tuple[int, tuple[str, ...]], ...] = field(init=False, repr=False)  # (first entry, keys) per kind
+    _joined: str = field(init=False, repr=False)  # "\0 key" for every entry, end to end
+    _starts: tuple[int, ...] = field(init=False, repr=False)  # where each entry starts in _joined
+
+    def __post_init__(self) -> None:
+        groups: list[tuple[int, list[str]]] = []
+        last_kind = None
+        for i, (key, sug) in enumerate(self.entries):
+            if sug.kind != last_kind:
+                groups.append((i, []))
+                last_kind = sug.kind
+            groups[-1][1].append(key)
+        keys = [key for key, _ in self.entries]
+        object.__setattr__(self, "_groups", tuple((i, tuple(k)) for i, k in groups))
+        object.__setattr__(self, "_joined", "".join(f"\0 {k}" for k in keys))
+        object.__setattr__(self, "_starts", tuple(accumulate((len(k) + 2 for k in keys), initial=0))[:-1])
 
     @classmethod
     def build(cls, docs: Iterable[tuple[int, dict[str, Any]]], medicines: Iterable[str]) -> SuggestList:
@@ -41,17 +61,25 @@ class SuggestList:
         return cls(tuple(ordered))
 
     def match(self, prefix: str, limit: int = 8) -> list[Suggestion]:
-        """Up to `limit` suggestions for a prefix: whole-entry prefix matches first."""
+        """Up to `limit` suggestions for a prefix: whole-entry prefix matches first, then entries
+        with a later word that starts with it, each in list order."""
         p = text.normalize_phrase(prefix)
         if len(p) < 2:
             return []
         first: list[Suggestion] = []
-        later: list[Suggestion] = []
-        for key, sug in self.entries:
-            if key.startswith(p):
-                first.append(sug)
-            elif f" {p}" in f" {key}":
-                later.append(sug)
+        for start, keys in self._groups:
+            lo, hi = bisect_left(keys, p), bisect_right(keys, p + "\U0010ffff")
+            first.extend(sug for _, sug in self.entries[start + lo:start + min(hi, lo + limit - len(first))])
             if len(first) >= limit:
-                break
-        return (first + later)[:limit]
+                return first
+        later: list[Suggestion] = []
+        needle, joined, starts = " " + p, self._joined, self._starts
+        at = joined.find(needle)
+        while at != -1 and len(first) + len(later) < limit:
+            i = bisect_right(starts, at) - 1
+            key, sug = self.entries[i]
+            if not key.startswith(p):  # those were all taken above
+                later.append(sug)
+            # on to the next entry: one suggestion per entry
+            at = joined.find(needle, starts[i + 1] if i + 1 < len(starts) else len(joined))
+        return first + later

@@ -4,14 +4,18 @@ Words are split at letter/digit boundaries so dose forms match either way (`10mg
 lower-cased, accent-folded, stop words dropped and stemmed with the Porter stemmer (PyStemmer,
 the C Snowball implementation, cached). The index analyzer in `kb.schema`, the query builder
 and the snippet maker all call these functions, so they can never disagree.
+
+The per-word caches are plain dicts of strings rather than `functools.lru_cache`: a dict that
+holds only strings is invisible to Python's cycle collector, while an LRU's links are walked
+by every full collection (a tenth of a second, with the server's caches warm).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
-from functools import lru_cache
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import Stemmer
 
@@ -24,10 +28,32 @@ STOP_WORDS = frozenset(
 )
 
 _stemmer = Stemmer.Stemmer("porter")
-_stemmer.maxCacheSize = 100_000
+_stemmer.maxCacheSize = 0  # off: `stem` below caches, in a dict the cycle collector skips
+
+R = TypeVar("R")
 
 
-@lru_cache(maxsize=200_000)
+def _memo(limit: int) -> Callable[[Callable[[str], R]], Callable[[str], R]]:
+    """Cache a function of one word in a dict, emptied when it reaches `limit` entries."""
+    def wrap(fn: Callable[[str], R]) -> Callable[[str], R]:
+        cache: dict[str, R] = {}
+
+        def cached(word: str) -> R:
+            try:
+                return cache[word]
+            except KeyError:
+                pass
+            if len(cache) >= limit:
+                cache.clear()
+            value = cache[word] = fn(word)
+            return value
+
+        cached.__doc__ = fn.__doc__
+        return cached
+    return wrap
+
+
+@_memo(200_000)
 def fold(word: str) -> str:
     """Lower-case and strip accents: "Café" -> "cafe"."""
     word = word.lower()
@@ -37,13 +63,13 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=200_000)
+@_memo(200_000)
 def stem(word: str) -> str:
     """The Porter stem of an already folded word."""
     return str(_stemmer.stemWord(word))
 
 
-@lru_cache(maxsize=500_000)
+@_memo(500_000)
 def term(raw: str) -> str | None:
     """The index term of one word as written, or None for a stop word (cached: words repeat)."""
     w = fold(raw)

@@ -114,8 +114,8 @@ class TypesenseView:
                 urls[str(meta.get("url", "")).rstrip("/")] = r["article_id"]
                 for name in (*meta.get("categories", ()), *meta.get("tags", ())):
                     display.setdefault(facet_key(name), name)
-        return DocTable([r["article_id"] for r in rows], [r["kind"] for r in rows],
-                        [tuple(r.get("category", ())) for r in rows], [tuple(r.get("tag", ())) for r in rows],
+        return DocTable(tuple(r["article_id"] for r in rows), tuple(r["kind"] for r in rows),
+                        tuple(tuple(r.get("category", ())) for r in rows), tuple(tuple(r.get("tag", ())) for r in rows),
                         display, first, urls)
 
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:

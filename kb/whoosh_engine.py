@@ -8,11 +8,12 @@ in `kb.whoosh_rank`.
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from whoosh import index as whoosh_index
@@ -24,12 +25,16 @@ from kb import layout
 from kb.engine import Plan, Ranked, Stored
 from kb.errors import IndexMissing
 from kb.facets import DocTable
+from kb.lru import LRU
 from kb.ranking import Ranking
 from kb.schema import facet_key
 from kb.whoosh_rank import TEXT_FIELDS, compile_plan, rank, weighting
 
 T = TypeVar("T")
 KEEP = 1000  # sections kept in rank order: enough for any page's groups; the rest only count
+POSITIONS_BYTES = 32 << 20  # per snapshot: word positions of the terms phrase bonuses used lately
+BODY_DF_ENTRIES = 200_000  # body document frequencies remembered per snapshot
+STORED_BYTES = 24 << 20  # per snapshot: recently shown sections' stored fields
 
 
 class _Stale(Exception):
@@ -55,6 +60,13 @@ class Snapshot:
         # (field, term) -> its sections and their BM25 scores, as compact arrays (12 bytes a posting)
         self.postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self.postings_size = 0
+        # docnum -> its stored fields pickled: a tenth of Whoosh's read (a block unzipped, then
+        # unpickled), and bytes, which Python's cycle collector never has to walk
+        self.stored: LRU[int, bytes] = LRU(STORED_BYTES, len)
+        self._body_df: dict[str, int] = {}
+        # (field, term) -> its word positions in each of its sections (the phrase bonus reads them)
+        self.positions: LRU[tuple[str, str], tuple[bytes, bytes]] = LRU(
+            POSITIONS_BYTES, lambda p: 100 + len(p[0]) + len(p[1]))
 
     def acquire(self) -> Searcher:
         """A pooled searcher of this snapshot's generation; raises _Stale if a commit slipped in."""
@@ -78,6 +90,25 @@ class Snapshot:
                 s.close()
             else:
                 self._pool.append(s)
+
+    def stored_fields(self, s: Searcher, docnum: int) -> Stored:
+        """A section's stored fields, through the snapshot's cache."""
+        blob = self.stored.get(docnum)
+        if blob is not None:
+            return cast(Stored, pickle.loads(blob))
+        f: Stored = s.stored_fields(docnum)
+        self.stored.put(docnum, pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
+        return f
+
+    def body_frequency(self, s: Searcher, term: str) -> int:
+        """How many sections' bodies hold a term, remembered (feedback asks for every word of a
+        section, and a Whoosh lookup costs tens of microseconds)."""
+        found = self._body_df.get(term)
+        if found is None:
+            if len(self._body_df) >= BODY_DF_ENTRIES:
+                self._body_df.clear()
+            found = self._body_df[term] = int(s.doc_frequency("body", term))
+        return found
 
     def filter_mask(self, s: Searcher, q: Q.Query) -> np.ndarray:
         """Which sections a filter query allows (a boolean vector), cached per snapshot."""
@@ -142,7 +173,7 @@ class WhooshView:
 
     def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
         """Stored fields by document number."""
-        return {d: self.s.stored_fields(d) for d in docnums}
+        return {d: self.snap.stored_fields(self.s, d) for d in docnums}
 
     def article_sections(self, article_id: str) -> list[Stored]:
         """The article's sections' stored fields, in page order."""
@@ -252,5 +283,5 @@ def _doc_table(s: Searcher) -> DocTable:
         urls[meta["url"].rstrip("/")] = aid
         for name in (*meta["categories"], *meta["tags"]):
             display.setdefault(facet_key(name), name)
-    return DocTable(article, kind, cats, tags, display, first, urls)
+    return DocTable(tuple(article), tuple(kind), tuple(cats), tuple(tags), display, first, urls)
 

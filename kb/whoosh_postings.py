@@ -32,40 +32,34 @@ def phrase_bonus(s: Searcher, snap: Snapshot, stems: Sequence[str], candidates: 
     holds them all (a third of a query's time before).
     """
     bonus: dict[int, float] = {}
-    ordered = sorted(candidates)
+    ordered = np.array(sorted(candidates), np.int32)
     for field in PHRASE_FIELDS:
         lists = {t: postings(s, snap, field, t) for t in dict.fromkeys(stems)}
         if any(not len(ids) for ids, _ in lists.values()):
             continue
-        holding: dict[int, float] = {}
-        for d in ordered:  # the candidates holding every word, with the words' summed scores
-            total = 0.0
-            for t in stems:
-                ids, scs = lists[t]
-                i = int(np.searchsorted(ids, d))
-                if i == len(ids) or ids[i] != d:
-                    break
-                total += float(scs[i])
-            else:
-                holding[d] = total
-        if not holding:
+        # the candidates holding every word, with the words' scores summed in the query's order
+        every = np.ones(len(ordered), bool)
+        totals = np.zeros(len(ordered))
+        for t in stems:
+            ids, scs = lists[t]
+            at = np.minimum(np.searchsorted(ids, ordered), len(ids) - 1)
+            every &= ids[at] == ordered
+            totals += np.where(every, scs[at], 0.0)
+        if not every.any():
             continue
-        positions: dict[str, dict[int, list[int]]] = {}
+        found: dict[str, list[memoryview]] = {}  # per word: its positions in each holding candidate
         for t in lists:
-            m, found = s.postings(field, t), {}
-            for d in holding:
-                if m.is_active() and m.id() < d:
-                    m.skip_to(d)
-                if m.is_active() and m.id() == d:
-                    found[d] = m.value_as("positions")
-            positions[t] = found
-        for d, total in holding.items():
-            if near([positions[t].get(d, []) for t in stems], PHRASE_SLOP):
+            packed_offsets, packed = positions(s, snap, field, t)
+            offsets, flat = memoryview(packed_offsets).cast("i"), memoryview(packed).cast("i")
+            at = np.searchsorted(lists[t][0], ordered[every]).tolist()
+            found[t] = [flat[offsets[i]:offsets[i + 1]] for i in at]
+        for k, (d, total) in enumerate(zip(ordered[every].tolist(), totals[every].tolist(), strict=True)):
+            if near([found[t][k] for t in stems], PHRASE_SLOP):
                 bonus[d] = bonus.get(d, 0.0) + total * weight
     return bonus
 
 
-def near(positions: list[list[int]], slop: int) -> bool:
+def near(positions: Sequence[Sequence[int]], slop: int) -> bool:
     """Whoosh's ordered SpanNear2 (mindist 1): each next word starts after the span so far ends,
     at most `slop` positions later; the span then grows to it."""
     spans = {(p, p) for p in positions[0]}
@@ -113,7 +107,26 @@ def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[np
                 ids.append(m.id())
                 scores.append(m.score())
                 m.next()
-        cached = snap.postings[key] = (np.frombuffer(ids, dtype=np.int32) if ids else np.zeros(0, np.int32),
-                                       np.frombuffer(scores, dtype=np.float64) if scores else np.zeros(0))
+        # copies that own their memory: a view of the arrays would keep two more objects per
+        # term for the cycle collector to walk on every full collection
+        cached = snap.postings[key] = (np.array(ids, dtype=np.int32), np.array(scores, dtype=np.float64))
         snap.postings_size += len(ids) + 1
+    return cached
+
+
+def positions(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[bytes, bytes]:
+    """A term's word positions in every section holding it, cached per snapshot (bounded), as
+    packed C ints (offsets, flat): the positions in the i-th section of `postings(...)` are
+    `flat[offsets[i]:offsets[i + 1]]`."""
+    key = (fieldname, term)
+    cached = snap.positions.get(key)
+    if cached is None:
+        offsets, flat = array("i", [0]), array("i")
+        if key in s.reader():
+            m = s.postings(fieldname, term)
+            while m.is_active():
+                flat.extend(m.value_as("positions"))
+                offsets.append(len(flat))
+                m.next()
+        cached = snap.positions.put(key, (offsets.tobytes(), flat.tobytes()))
     return cached

@@ -260,7 +260,7 @@ def _feedback(s: Searcher, snap: Snapshot, prep: Prepared, top: list[tuple[float
     for score, d in top:
         dist = cache.get(d)
         if dist is None:
-            dist = cache[d] = _term_distribution(s, d, r)
+            dist = cache[d] = _term_distribution(s, snap, d, r)
         for t, p in dist.items():
             model[t] = model.get(t, 0.0) + p * score / total
     best = heapq.nsmallest(r.prf_terms, model.items(), key=lambda x: (-x[1], x[0]))
@@ -273,14 +273,14 @@ def _feedback(s: Searcher, snap: Snapshot, prep: Prepared, top: list[tuple[float
     return [(t, p * scale) for t, p in best]
 
 
-def _term_distribution(s: Searcher, docnum: int, r: Ranking) -> dict[str, float]:
+def _term_distribution(s: Searcher, snap: Snapshot, docnum: int, r: Ranking) -> dict[str, float]:
     """P(t|D) over a section's telling terms: no numbers, no one-letter stems, none in over
     `prf_max_df` of the sections (they say nothing about the topic)."""
-    f = s.stored_fields(docnum)
+    f = snap.stored_fields(s, docnum)
     limit = r.prf_max_df * max(1, s.doc_count_all())
     counts = Counter(t for t in text.terms(f.get("title", "") + " \n " + f.get("body", ""))
                      if len(t) > 1 and not t[0].isdigit())
-    kept = {t: c for t, c in counts.items() if s.doc_frequency("body", t) <= limit}
+    kept = {t: c for t, c in counts.items() if snap.body_frequency(s, t) <= limit}
     n = sum(kept.values())
     return {t: c / n for t, c in kept.items()} if n else {}
 

@@ -30,3 +30,36 @@ def test_a_short_load_run_has_no_errors_and_no_leak(built_index: Path, pytestcon
 @pytest.mark.slow
 def test_a_longer_load_run_has_no_errors_and_no_leak(built_index: Path, pytestconfig: pytest.Config) -> None:
     check(load_run(built_index, seconds=20, workers=4, client_threads=8), pytestconfig)
+
+
+def test_the_load_client_asks_each_query_once_per_pass() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    import load
+
+    asked: list[str] = []
+
+    class Record(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+            asked.append(parse_qs(urlsplit(self.path).query)["q"][0])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        queries = [f"query {i}" for i in range(120)]
+        result = load.run("127.0.0.1", server.server_address[1], "/s", queries, threads=7, duration_s=30,
+                          max_requests=len(queries))
+    finally:
+        server.shutdown()
+    assert result.requests == len(queries) and result.errors == 0
+    assert sorted(asked) == sorted(queries)

@@ -5,6 +5,7 @@ and the check that keeps article ids to ids (never paths).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
@@ -55,7 +56,13 @@ class SearchArgs:
 
     def query_string(self, **changes: object) -> str:
         """The request's query string, with some parameters changed."""
-        return urlencode(self.query_items(**changes))
+        return "&".join(_pair(name, value) for name, value in self.query_items(**changes))
+
+
+@lru_cache(maxsize=4096)
+def _pair(name: str, value: str) -> str:
+    """One `name=value` as `urlencode` writes it (a results page repeats the same few dozens times)."""
+    return urlencode(((name, value),))
 
 
 def _int(args: MultiDict[str, str], name: str, default: int, lo: int, hi: int) -> int:

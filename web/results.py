@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -103,10 +104,15 @@ def article_href(article_id: str, q: str, anchor: str | None = None) -> str:
     request: a results page links each article up to four times and itself dozens of times."""
     href = _url("pages.article", article_id=article_id)
     if q:
-        href += "?" + urlencode({"q": q}, safe=_QUERY_SAFE)
+        href += _query_part(q)
     if anchor:
         href += "#" + quote(anchor, safe=_ANCHOR_SAFE)
     return href
+
+
+@lru_cache(maxsize=1024)
+def _query_part(q: str) -> str:
+    return "?" + urlencode({"q": q}, safe=_QUERY_SAFE)
 
 
 _QUERY_SAFE = "!$'()*,/:;?@"  # what Werkzeug leaves unquoted in a built URL's query

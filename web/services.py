@@ -8,6 +8,7 @@ The writer is found through the `kb.ingestors` entry point, so `web` never impor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from importlib.metadata import entry_points
 from typing import Any, Protocol, cast
@@ -70,6 +71,13 @@ def install(app: Flask, settings: Settings, ingestor: Ingestor | None) -> None:
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[KB_KEY] = open_knowledge_base(settings)
     app.extensions[INGESTOR_KEY] = ingestor
+
+
+def warm(app: Flask) -> None:
+    """Build the knowledge base's per-generation tables before the first request; a missing or
+    unreachable index is left for the pages to report."""
+    with contextlib.suppress(IndexMissing):
+        cast(KnowledgeBase, app.extensions[KB_KEY]).warm()
 
 
 def knowledge_base() -> KnowledgeBase:
