@@ -4,7 +4,9 @@ Whoosh and the request handling are pure Python, so one process uses one core. W
 `--workers N`, N forked processes each listen on the port with SO_REUSEPORT, so the kernel
 spreads connections across them one by one. (With one shared socket, the first process to wake
 took a whole burst of new connections: half the runs had one busy worker and one idle.) Each
-process opens the index for itself after the fork (never shared).
+process opens the index for itself after the fork (never shared), builds the tables a first
+search would wait for (`KnowledgeBase.warm`), and freezes what exists then out of the garbage
+collector's sight (`gc.freeze`), so full collections stay a few milliseconds long.
 This module is an edge, like the CLI: it imports `web` inside the function that needs it.
 """
 
