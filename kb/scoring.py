@@ -25,16 +25,20 @@ COORD_DEPTH = 200
 
 @dataclass(frozen=True)
 class Analysed:
-    """A section's analysed fields: token sequences (for phrases) and term counts (for BM25)."""
+    """A section's analysed fields: token sequences (for phrases) and term counts (for BM25).
+
+    The counts are plain dicts of strings and ints, not `Counter`s: a reader keeps tens of
+    thousands of these, and Python's cycle collector walks every entry of a `Counter` on each
+    full collection but skips a plain dict that holds only strings and numbers."""
 
     tokens: Mapping[str, tuple[str, ...]]
-    counts: Mapping[str, Counter[str]]
+    counts: Mapping[str, Mapping[str, int]]
 
     @classmethod
     def of(cls, fields: Mapping[str, Sequence[str]]) -> Analysed:
         """From each field's stems in order."""
         tokens = {f: tuple(fields.get(f, ())) for f in FIELDS}
-        return cls(tokens, {f: Counter(t) for f, t in tokens.items()})
+        return cls(tokens, {f: dict(Counter(t)) for f, t in tokens.items()})
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,7 @@ def feedback_terms(r: Ranking, plan: Plan, top: Sequence[tuple[float, Analysed]]
     model: dict[str, float] = {}
     total = sum(s for s, _ in top) or 1.0
     for s, doc in top:
-        counts = Counter({t: c for t, c in (doc.counts["title"] + doc.counts["body"]).items()
+        counts = Counter({t: c for t, c in (Counter(doc.counts["title"]) + Counter(doc.counts["body"])).items()
                           if len(t) > 1 and not t[0].isdigit() and body_df.get(t, 0) <= limit})
         n = sum(counts.values())
         for t, c in counts.items():

@@ -12,6 +12,7 @@ in `kb.search`. Typesense objects never leave this module.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -223,10 +224,11 @@ class TypesenseView:
     def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
         """Display fields by section number, from the per-generation cache, misses in one request."""
         wanted = list(docnums)
-        cache: dict[int, Stored] = self.memo("stored", dict)  # read-only once cached
+        # pickled: bytes are nothing for Python's cycle collector to walk, as the Whoosh reader's
+        cache: dict[int, bytes] = self.memo("stored", dict)
         for pos, doc in self._fetch(cache, wanted, STORED_CACHE, {"exclude_fields": STORED_EXCLUDE}):
-            cache[pos] = doc
-        return {d: cache[d] for d in wanted if d in cache}
+            cache[pos] = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
+        return {d: pickle.loads(cache[d]) for d in wanted if d in cache}
 
     def article_sections(self, article_id: str) -> list[Stored]:
         """The article's sections, by a filter on its key, in page order."""
