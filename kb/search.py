@@ -16,18 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kb import snippets, text
+from kb import text
 from kb.config import Settings
 from kb.engine import Backend, Plan, Stored, View, Word
 from kb.errors import ArticleNotFound
-from kb.facets import ArticleCounts, DocTable
-from kb.lru import LRU
+from kb.facets import DocTable
+from kb.hits import GROUP_HITS, group_by_article, make_hit, snippet_sources
 from kb.models import (
     Article,
     Expansion,
     Facets,
     Group,
-    Hit,
     RelatedArticle,
     RelatedLink,
     SearchPage,
@@ -40,9 +39,7 @@ from kb.spelling import Corrector
 from kb.suggest import SuggestList
 from kb.synonyms import load
 
-GROUP_HITS = 3
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
-SNIPPET_SOURCES_BYTES = 24 << 20  # per generation and process: bodies read for snippets, most recent kept
 
 
 def open_backend(settings: Settings, ranking: Ranking) -> Backend:
@@ -118,13 +115,13 @@ class KnowledgeBase:
             if facets_on:
                 facets = engine_facets if engine_facets is not None else docs.facets(every)
             if group == "article":
-                groups, total, chosen = _group(docs, ranked, docs.article_counts(every), page, per_page)
+                groups, total, chosen = group_by_article(docs, ranked, docs.article_counts(every), page, per_page)
             else:
                 groups = None
                 chosen = ranked[(page - 1) * per_page: page * per_page]
             stored = v.stored(d for _, d in chosen)
-            sources = _snippet_sources(v, stored) if snippets_on else {}
-            hits = {d: _hit(stored[d], score, sources.get(d), marks) for score, d in chosen}
+            sources = snippet_sources(v, stored) if snippets_on else {}
+            hits = {d: make_hit(stored[d], score, sources.get(d), marks) for score, d in chosen}
         page_hits = tuple(hits[d] for _, d in chosen) if groups is None else ()
         out_groups = None
         if groups is not None:
@@ -282,59 +279,6 @@ class KnowledgeBase:
 
     def _suggestions(self, v: View) -> SuggestList:
         return v.memo("suggest", lambda: SuggestList.build(((0, f) for f in v.all_stored()), self.synonyms.names()))
-
-
-def _snippet_sources(v: View, stored: dict[int, Stored]) -> dict[int, snippets.Source]:
-    """The sections' bodies read for snippets, from the generation's cache: a body is read once
-    whatever the query, so a section shown again costs only the marking."""
-    # kept as plain tuples: the cycle collector stops walking those (never a NamedTuple's)
-    cache: LRU[int, tuple[Any, ...]] = v.memo(
-        "snippet_sources", lambda: LRU(SNIPPET_SOURCES_BYTES, lambda t: snippets.Source._make(t).size()))
-    out = {}
-    for d, f in stored.items():
-        src = cache.get(d)
-        if src is None:
-            src = cache.put(d, tuple(snippets.analyse(f.get("body", ""))))
-        out[d] = snippets.Source._make(src)
-    return out
-
-
-def _hit(f: Stored, score: float, source: snippets.Source | None, stems: frozenset[str]) -> Hit:
-    meta = f["meta"]
-    html, segs = snippets.render(source, stems) if source is not None else ("", ())
-    return Hit(article_id=f["article_id"], title=f["title"], url=meta["url"], heading=meta["heading"],
-               breadcrumb=tuple(meta["breadcrumb"]), kind=f["kind"], anchor=meta["anchor"],
-               deep_link=meta["deep_link"], snippet_html=html, snippet=segs, score=score,
-               categories=tuple(meta["categories"]), tags=tuple(meta["tags"]), modified=meta["modified"])
-
-
-def _group(docs: DocTable, ranked: list[tuple[float, int]], counts: ArticleCounts, page: int, per_page: int
-           ) -> tuple[list[tuple[list[tuple[float, int]], int]], int, list[tuple[float, int]]]:
-    """The page's articles with their best sections, how many articles matched, and the sections shown.
-
-    `ranked` is the head of the ranking, best first; `counts` is every matching article's section count."""
-    article = docs.article
-    order: dict[str, list[tuple[float, int]]] = {}
-    wanted = page * per_page
-    incomplete = 0  # articles taken that still lack some of their best sections
-    for score, d in ranked:  # best first: stop once the page's articles have their best sections
-        aid = article[d]
-        members = order.get(aid)
-        if members is None:
-            if len(order) >= wanted:
-                if not incomplete:
-                    break
-                continue
-            members = order[aid] = []
-            incomplete += 1
-        if len(members) < GROUP_HITS:
-            members.append((score, d))
-            if len(members) == min(GROUP_HITS, counts[aid]):
-                incomplete -= 1
-    groups = list(order.items())[(page - 1) * per_page: page * per_page]
-    out = [(members, counts[aid] - len(members)) for aid, members in groups]
-    chosen = [m for members, _ in out for m in members]
-    return out, len(counts), chosen
 
 
 def _related_entry(v: View, docs: DocTable, aid: str, reason: Any) -> RelatedArticle:

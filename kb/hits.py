@@ -1,0 +1,73 @@
+"""From ranked section numbers to a page's hits: snippets, `Hit`s and the grouping by article.
+
+What every search does after ranking, whatever the backend: take the page's sections (or, grouped,
+each article's best few), read their text for snippets through the generation's cache, and mark
+the query's words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kb import snippets
+from kb.engine import Stored, View
+from kb.facets import ArticleCounts, DocTable
+from kb.lru import LRU
+from kb.models import Hit
+
+GROUP_HITS = 3  # an article's best sections shown under it
+SNIPPET_SOURCES_BYTES = 24 << 20  # per generation and process: bodies read for snippets, most recent kept
+
+
+def snippet_sources(v: View, stored: dict[int, Stored]) -> dict[int, snippets.Source]:
+    """The sections' bodies read for snippets, from the generation's cache: a body is read once
+    whatever the query, so a section shown again costs only the marking."""
+    # kept as plain tuples: the cycle collector stops walking those (never a NamedTuple's)
+    cache: LRU[int, tuple[Any, ...]] = v.memo(
+        "snippet_sources", lambda: LRU(SNIPPET_SOURCES_BYTES, lambda t: snippets.Source._make(t).size()))
+    out = {}
+    for d, f in stored.items():
+        src = cache.get(d)
+        if src is None:
+            src = cache.put(d, tuple(snippets.analyse(f.get("body", ""))))
+        out[d] = snippets.Source._make(src)
+    return out
+
+
+def make_hit(f: Stored, score: float, source: snippets.Source | None, stems: frozenset[str]) -> Hit:
+    """A section's hit: its stored fields, its score and its snippet marked for the stems."""
+    meta = f["meta"]
+    html, segs = snippets.render(source, stems) if source is not None else ("", ())
+    return Hit(article_id=f["article_id"], title=f["title"], url=meta["url"], heading=meta["heading"],
+               breadcrumb=tuple(meta["breadcrumb"]), kind=f["kind"], anchor=meta["anchor"],
+               deep_link=meta["deep_link"], snippet_html=html, snippet=segs, score=score,
+               categories=tuple(meta["categories"]), tags=tuple(meta["tags"]), modified=meta["modified"])
+
+
+def group_by_article(docs: DocTable, ranked: list[tuple[float, int]], counts: ArticleCounts, page: int, per_page: int
+           ) -> tuple[list[tuple[list[tuple[float, int]], int]], int, list[tuple[float, int]]]:
+    """The page's articles with their best sections, how many articles matched, and the sections shown.
+
+    `ranked` is the head of the ranking, best first; `counts` is every matching article's section count."""
+    article = docs.article
+    order: dict[str, list[tuple[float, int]]] = {}
+    wanted = page * per_page
+    incomplete = 0  # articles taken that still lack some of their best sections
+    for score, d in ranked:  # best first: stop once the page's articles have their best sections
+        aid = article[d]
+        members = order.get(aid)
+        if members is None:
+            if len(order) >= wanted:
+                if not incomplete:
+                    break
+                continue
+            members = order[aid] = []
+            incomplete += 1
+        if len(members) < GROUP_HITS:
+            members.append((score, d))
+            if len(members) == min(GROUP_HITS, counts[aid]):
+                incomplete -= 1
+    groups = list(order.items())[(page - 1) * per_page: page * per_page]
+    out = [(members, counts[aid] - len(members)) for aid, members in groups]
+    chosen = [m for members, _ in out for m in members]
+    return out, len(counts), chosen
