@@ -5,7 +5,8 @@ Whoosh and the request handling are pure Python, so one process uses one core. W
 spreads connections across them one by one. (With one shared socket, the first process to wake
 took a whole burst of new connections: half the runs had one busy worker and one idle.) Each
 process opens the index for itself after the fork (never shared), builds the tables a first
-search would wait for (`KnowledgeBase.warm`), and freezes what exists then out of the garbage
+search would wait for (`KnowledgeBase.warm`, and again in the background for each new
+generation), and freezes what exists then out of the garbage
 collector's sight (`gc.freeze`), so full collections stay a few milliseconds long.
 This module is an edge, like the CLI: it imports `web` inside the function that needs it.
 """
@@ -32,6 +33,7 @@ def _run(sock: socket.socket, settings: Settings, threads: int) -> None:
     # What exists now (modules, the app, the index's tables) lives as long as the process:
     # keep it out of every later full collection, which would otherwise walk it each time.
     gc.freeze()
+    services.keep_warm(app)  # and each generation a re-index lands, off the request path
     waitress.serve(app, sockets=[sock], threads=threads, ident="kb", _quiet=True)
 
 

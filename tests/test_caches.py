@@ -132,3 +132,47 @@ def test_a_server_over_a_missing_index_still_starts(tmp_path: Path) -> None:
     app = create_app(Settings(index_dir=tmp_path / "none"))
     services.warm(app)  # nothing to warm: the pages say there is no index
     assert app.test_client().get("/healthz").status_code == 503
+
+
+def test_a_generation_a_reindex_lands_is_warmed_in_the_background(writable_index: Path, examples_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    import shutil
+    import threading
+    import time
+
+    from indexer.build import index_paths
+    from web import create_app, services
+
+    app = create_app(Settings(index_dir=writable_index))
+    kb_: KnowledgeBase = app.extensions[services.KB_KEY]
+    stop = threading.Event()
+    services.keep_warm(app, every_s=0.05, stop=stop)
+    try:
+        site = tmp_path / "site"
+        shutil.copytree(examples_dir, site)
+        page = next(site.glob("*.html"))
+        page.write_text(page.read_text().replace("</body>", "<p>A new paragraph about sleep.</p></body>"))
+        with kb_.backend.view() as v:
+            before = v.token
+        index_paths([site], Settings(index_dir=writable_index, parse_workers=1))
+
+        def warmed() -> bool:
+            def missing() -> object:
+                raise LookupError
+
+            with kb_.backend.view() as v:
+                if v.token == before:
+                    return False
+                try:
+                    v.memo("suggest", missing)
+                    v.memo("corrector", missing)
+                except LookupError:
+                    return False
+                return True
+
+        deadline = time.monotonic() + 10
+        while not warmed():
+            assert time.monotonic() < deadline, "the new generation was not warmed within 10 s"
+            time.sleep(0.05)
+    finally:
+        stop.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from importlib.metadata import entry_points
 from typing import Any, Protocol, cast
 
@@ -78,6 +79,24 @@ def warm(app: Flask) -> None:
     unreachable index is left for the pages to report."""
     with contextlib.suppress(IndexMissing):
         cast(KnowledgeBase, app.extensions[KB_KEY]).warm()
+
+
+def keep_warm(app: Flask, every_s: float = 1.0, stop: threading.Event | None = None) -> threading.Thread:
+    """Warm again every `every_s` seconds in a daemon thread (until `stop` is set), so a generation
+    that a re-index lands has its tables built in the background rather than by its first readers.
+    A pass over a generation already warm costs a view and three lookups."""
+    stopping = stop or threading.Event()
+
+    def loop() -> None:
+        while not stopping.wait(every_s):
+            try:
+                warm(app)
+            except Exception:  # a reader error is the pages' to report; the warmer keeps going
+                log.exception("warming the knowledge base failed")
+
+    thread = threading.Thread(target=loop, name="kb-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def knowledge_base() -> KnowledgeBase:
