@@ -64,6 +64,7 @@ class Snapshot:
         # unpickled), and bytes, which Python's cycle collector never has to walk
         self.stored: LRU[int, bytes] = LRU(STORED_BYTES, len)
         self._body_df: dict[str, int] = {}
+        self._lengths: dict[tuple[int, str], np.ndarray] = {}  # (segment offset, field) -> lengths
         # (field, term) -> its word positions in each of its sections (the phrase bonus reads them)
         self.positions: LRU[tuple[str, str], tuple[bytes, bytes]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + len(p[0]) + len(p[1]))
@@ -99,6 +100,16 @@ class Snapshot:
         f: Stored = s.stored_fields(docnum)
         self.stored.put(docnum, pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
         return f
+
+    def field_lengths(self, sub: Searcher, offset: int, fieldname: str) -> np.ndarray:
+        """Every section's length in a field as the scorer reads it, for one segment (cached)."""
+        key = (offset, fieldname)
+        found = self._lengths.get(key)
+        if found is None:
+            length = sub.doc_field_length
+            found = self._lengths[key] = np.fromiter(
+                (length(d, fieldname, 1) for d in range(sub.doc_count_all())), np.float64, count=sub.doc_count_all())
+        return found
 
     def body_frequency(self, s: Searcher, term: str) -> int:
         """How many sections' bodies hold a term, remembered (feedback asks for every word of a

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.scoring import BM25FScorer
 from whoosh.searching import Searcher
 
 if TYPE_CHECKING:
@@ -99,19 +101,63 @@ def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[np
         if snap.postings_size > POSTINGS_CACHE_ENTRIES:
             snap.postings.clear()
             snap.postings_size = 0
-        ids: array[int] = array("i")
-        scores: array[float] = array("d")
-        if key in s.reader():
-            m = s.postings(fieldname, term)
-            while m.is_active():
-                ids.append(m.id())
-                scores.append(m.score())
-                m.next()
-        # copies that own their memory: a view of the arrays would keep two more objects per
-        # term for the cycle collector to walk on every full collection
-        cached = snap.postings[key] = (np.array(ids, dtype=np.int32), np.array(scores, dtype=np.float64))
-        snap.postings_size += len(ids) + 1
+        found = _read_blocks(s, snap, fieldname, term) if key in s.reader() else None
+        if found is None:
+            found = _walk(s, fieldname, term) if key in s.reader() else (np.zeros(0, np.int32), np.zeros(0))
+        cached = snap.postings[key] = found
+        snap.postings_size += len(found[0]) + 1
     return cached
+
+
+def _walk(s: Searcher, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """A term's postings and scores through Whoosh's matcher, one posting at a time."""
+    ids: array[int] = array("i")
+    scores: array[float] = array("d")
+    m = s.postings(fieldname, term)
+    while m.is_active():
+        ids.append(m.id())
+        scores.append(m.score())
+        m.next()
+    # copies that own their memory: a view of the arrays would keep two more objects per
+    # term for the cycle collector to walk on every full collection
+    return np.array(ids, dtype=np.int32), np.array(scores, dtype=np.float64)
+
+
+def _read_blocks(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The same postings and scores as `_walk`, read a block at a time and scored with numpy:
+    Whoosh's BM25 formula, operation for operation, over each block's ids and weights and the
+    sections' field lengths. None when the index is not laid out as this expects (then `_walk`)."""
+    subs = [(s, 0)] if s.is_atomic() else list(s.subsearchers)
+    all_ids, all_scores = [], []
+    for sub, offset in subs:
+        r = sub.reader()
+        if (fieldname, term) not in r:
+            continue
+        scorer = s.weighting.scorer(sub, fieldname, term)
+        m = r._terms.matcher(fieldname, r._text_to_bytes(fieldname, term), r.schema[fieldname].format)
+        if type(scorer) is not BM25FScorer or type(m) is not W3LeafMatcher:
+            return None
+        blocks: list[tuple[np.ndarray, np.ndarray]] = []
+        while m.is_active():
+            m._read_ids()
+            m._read_weights()
+            blocks.append((np.asarray(m._ids, np.int64), np.asarray(m._weights, np.float64)))
+            m._next_block()
+        if not blocks:
+            continue
+        ids = np.concatenate([b[0] for b in blocks])
+        tf = np.concatenate([b[1] for b in blocks])
+        deleted = r.deleted_docs_set
+        if deleted:
+            keep = ~np.isin(ids, np.fromiter(deleted, np.int64, count=len(deleted)))
+            ids, tf = ids[keep], tf[keep]
+        fl = snap.field_lengths(sub, offset, fieldname)[ids]
+        idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
+        all_ids.append((ids + offset).astype(np.int32))
+        all_scores.append(idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl))))
+    if not all_ids:
+        return np.zeros(0, np.int32), np.zeros(0)
+    return np.concatenate(all_ids), np.concatenate(all_scores)
 
 
 def positions(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[bytes, bytes]:

@@ -176,3 +176,35 @@ def test_a_generation_a_reindex_lands_is_warmed_in_the_background(writable_index
             time.sleep(0.05)
     finally:
         stop.set()
+
+
+def test_postings_read_by_blocks_score_exactly_as_the_matcher_walk(examples_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import numpy as np
+
+    from indexer.build import index_paths
+    from kb import whoosh_postings
+
+    site = tmp_path / "site"
+    shutil.copytree(examples_dir, site)
+    settings = Settings(index_dir=tmp_path / "index", parse_workers=1)
+    index_paths([site], settings)
+    for page in sorted(site.glob("*.html"))[:2]:  # an article replaced per run: more segments, deletions
+        page.write_text(page.read_text().replace("</body>", "<p>Ask about sleep and kidney function.</p></body>"))
+        index_paths([site], settings)
+    kb_ = KnowledgeBase.open(settings=settings)
+    with kb_.backend.view() as v:
+        s, snap = v.s, v.snap  # type: ignore[attr-defined]  # the Whoosh view's searcher and snapshot
+        assert not s.is_atomic() and s.reader().has_deletions(), "the index has several segments and deletions"
+        checked = 0
+        for field in ("title", "heading", "body"):
+            for raw in s.reader().field_terms(field):
+                term = raw.decode() if isinstance(raw, bytes) else raw
+                walked = whoosh_postings._walk(s, field, term)
+                blocks = whoosh_postings._read_blocks(s, snap, field, term)
+                assert blocks is not None
+                assert np.array_equal(walked[0], blocks[0]), (field, term)
+                assert walked[1].tobytes() == blocks[1].tobytes(), (field, term)  # bit for bit
+                checked += 1
+        assert checked > 1000
