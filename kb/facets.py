@@ -41,7 +41,7 @@ class DocTable:
     def article_counts(self, docnums: Collection[int]) -> ArticleCounts:
         """How many of these sections each article holds (one `bincount` over article codes)."""
         codes, index = self._article_codes
-        docs = np.asarray(docnums if isinstance(docnums, np.ndarray) else list(docnums), np.int64)
+        docs = _as_array(docnums)
         return ArticleCounts(np.bincount(codes[docs], minlength=len(index)), index)
 
     @cached_property
@@ -105,7 +105,7 @@ class DocTable:
 
     def facets(self, docnums: Collection[int], limit: int = 20) -> Facets:
         """Counts of categories, tags and kinds over the matching sections, most first, ties by name."""
-        docs = np.asarray(docnums if isinstance(docnums, np.ndarray) else list(docnums), np.int64)
+        docs = _as_array(docnums)
         cats, tags, kinds = (self._count(f, docs) for f in ("category", "tag", "kind"))
 
         def values(c: dict[str, int]) -> tuple[FacetValue, ...]:
@@ -130,3 +130,8 @@ class ArticleCounts:
 
     def __len__(self) -> int:
         return self._articles
+
+
+def _as_array(docnums: Collection[int]) -> np.ndarray:
+    """Document numbers as an int64 array (as given when they already are one)."""
+    return np.asarray(docnums if isinstance(docnums, np.ndarray) else list(docnums), np.int64)

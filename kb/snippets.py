@@ -89,11 +89,6 @@ def _trim(body: str, start: int, end: int, hits: list[tuple[int, int]]) -> tuple
     return lo, hi
 
 
-def make(body: str, stems: Collection[str], max_fragments: int = 2) -> tuple[str, tuple[Segment, ...]]:
-    """The snippet of a section for a query's stems: (safe HTML, segments)."""
-    return render(analyse(body), stems, max_fragments)
-
-
 def render(src: Source, stems: Collection[str], max_fragments: int = 2) -> tuple[str, tuple[Segment, ...]]:
     """The snippet of an analysed section for a query's stems: (safe HTML, segments).
 

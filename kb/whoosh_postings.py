@@ -101,9 +101,10 @@ def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[np
         if snap.postings_size > POSTINGS_CACHE_ENTRIES:
             snap.postings.clear()
             snap.postings_size = 0
-        found = _read_blocks(s, snap, fieldname, term) if key in s.reader() else None
-        if found is None:
-            found = _walk(s, fieldname, term) if key in s.reader() else (np.zeros(0, np.int32), np.zeros(0))
+        if key not in s.reader():
+            found = (np.zeros(0, np.int32), np.zeros(0))
+        else:
+            found = _read_blocks(s, snap, fieldname, term) or _walk(s, fieldname, term)
         cached = snap.postings[key] = found
         snap.postings_size += len(found[0]) + 1
     return cached
