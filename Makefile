@@ -25,6 +25,7 @@ run: index
 lint: setup
 	$(BIN)/ruff check kb indexer web tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	$(BIN)/pytest -q -m "not slow"

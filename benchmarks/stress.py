@@ -47,8 +47,8 @@ import load  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 
 from indexer.build import index_paths  # noqa: E402
 from indexer.lock import WriterLock  # noqa: E402
-from kb import layout  # noqa: E402
 from kb.config import Settings  # noqa: E402
+from kb.engines.whoosh import layout  # noqa: E402
 from kb.search import KnowledgeBase  # noqa: E402
 
 COMMON = "quorbleflux"  # a word every stress page has once per section, so one search sees them all

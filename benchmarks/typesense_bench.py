@@ -59,7 +59,7 @@ class LocalTypesense:
     """
 
     def __init__(self, base_dir: Path) -> None:
-        from kb.cluster import LocalCluster
+        from kb.engines.typesense.cluster import LocalCluster
 
         if base_dir.exists():
             shutil.rmtree(base_dir)  # fresh every run: no data, Raft log or ports from an earlier one

@@ -1,15 +1,13 @@
 """The write stage: parsed articles into the store, incrementally or as a full rebuild.
 
-`index_paths` is the `kb index` command; `Ingestor` is the admin API's writer. Both hold
-`WriterLock` and write through a `Store` (`indexer.store`): the Whoosh generations of
-`kb.layout` by default, or a Typesense collection behind an alias. What changed is decided
-here, from the manifest's content hashes: unchanged files are skipped and a no-op run
-opens no writer at all.
+`index_paths` is the `kb index` command; `Ingestor` is the admin API's writer. Both write in a
+`write_session` (the writer lock and one `kb.engines.base.Store` of the configured engine).
+What changed is decided here, from the manifest's content hashes: unchanged files are skipped
+and a no-op run opens no writer at all.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,21 +16,15 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from indexer.lock import WriterLock
 from indexer.pipeline import Parsed, parse_all, vocabulary
+from indexer.session import write_session
 from indexer.sources import Source, file_hash, scan
-from indexer.store import Store, open_store, write_article
 from kb.config import Settings
+from kb.engines.base import write_article
 from kb.errors import ArticleNotFound, BadInput
 from kb.models import Article, Failure, IndexSummary
 
 API_ROOT = "api"
-
-
-def _cancel(store: Store) -> None:
-    """Abandon a write without letting a second failure (a full disk) hide the first."""
-    with contextlib.suppress(Exception):
-        store.cancel()
 
 
 def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False,
@@ -41,8 +33,7 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
     started = time.perf_counter()
     found = scan(paths)
     failures = [Failure(p, r) for p, r in found.problems]
-    with WriterLock(settings.index_dir, settings.lock_timeout_s, "kb index"):
-        store = open_store(settings, full)
+    with write_session(settings, "kb index", full=full) as store:
         files = store.manifest.files
         jobs: list[tuple[Source, bytes, str, Settings]] = []
         unchanged = 0
@@ -64,31 +55,27 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
             return IndexSummary(unchanged=unchanged, failed=tuple(failures), sections=store.manifest.sections(),
                                 seconds=time.perf_counter() - started)
         added = updated = 0
-        try:
-            for key in gone:
-                store.delete(key)
-            owners = {e["article_id"]: k for k, e in files.items() if k not in gone}
-            bar = tqdm(total=len(jobs), unit="file", disable=not progress or not jobs, leave=False)
-            for parsed in parse_all(jobs, settings.parse_workers):
-                bar.update()
-                failure = _check(parsed, owners)
-                if failure is not None:
-                    failures.append(failure)
-                    continue
-                assert parsed.article is not None
-                src = parsed.source
-                existed = src.key in files
-                write_article(store, src.key, src.root, src.rel, parsed.digest, parsed.article, parsed.words)
-                owners[parsed.article.article_id] = src.key
-                updated += existed
-                added += not existed
-            bar.close()
-            for key in gone:
-                store.manifest.forget(key)
-            store.commit()
-        except BaseException:
-            _cancel(store)
-            raise
+        for key in gone:
+            store.delete(key)
+        owners = {e["article_id"]: k for k, e in files.items() if k not in gone}
+        bar = tqdm(total=len(jobs), unit="file", disable=not progress or not jobs, leave=False)
+        for parsed in parse_all(jobs, settings.parse_workers):
+            bar.update()
+            failure = _check(parsed, owners)
+            if failure is not None:
+                failures.append(failure)
+                continue
+            assert parsed.article is not None
+            src = parsed.source
+            existed = src.key in files
+            write_article(store, src.key, src.root, src.rel, parsed.digest, parsed.article, parsed.words)
+            owners[parsed.article.article_id] = src.key
+            updated += existed
+            added += not existed
+        bar.close()
+        for key in gone:
+            store.manifest.forget(key)
+        store.commit()
         sections = store.manifest.sections()
     return IndexSummary(added=added, updated=updated, unchanged=unchanged, removed=len(gone),
                         failed=tuple(failures), sections=sections, seconds=time.perf_counter() - started)
@@ -149,38 +136,28 @@ class Ingestor:
         article = parse_article(data, source=source, fallback_url=url or "about:blank", settings=self.settings)
         if article_id:
             article = replace(article, article_id=article_id)
-        with WriterLock(self.settings.index_dir, self.settings.lock_timeout_s, "admin API upload"):
-            store = open_store(self.settings, full=False)
+        with write_session(self.settings, "admin API upload") as store:
             files = store.manifest.files
             key = next((k for k, e in files.items() if e["article_id"] == article.article_id),
                        f"{API_ROOT}::{article.article_id}")
-            try:
-                entry = files.get(key, {})
-                # A file's entry keeps no hash, so the next folder re-index refreshes it from disk.
-                digest = file_hash(data) if key.startswith(API_ROOT + "::") else None
-                write_article(store, key, entry.get("root", API_ROOT), entry.get("rel", article.article_id),
-                              digest, article, vocabulary(article))
-                store.commit()
-            except BaseException:
-                _cancel(store)
-                raise
+            entry = files.get(key, {})
+            # A file's entry keeps no hash, so the next folder re-index refreshes it from disk.
+            digest = file_hash(data) if key.startswith(API_ROOT + "::") else None
+            write_article(store, key, entry.get("root", API_ROOT), entry.get("rel", article.article_id),
+                          digest, article, vocabulary(article))
+            store.commit()
         return article
 
     def delete(self, article_id: str) -> None:
         """Remove an article's sections from the index."""
-        with WriterLock(self.settings.index_dir, self.settings.lock_timeout_s, "admin API delete"):
-            store = open_store(self.settings, full=False)
+        with write_session(self.settings, "admin API delete") as store:
             keys = [k for k, e in store.manifest.files.items() if e["article_id"] == article_id]
             if not keys:
                 raise ArticleNotFound(f"no article with id {article_id!r}")
-            try:
-                for key in keys:
-                    store.delete(key)
-                    store.manifest.forget(key)
-                store.commit()
-            except BaseException:
-                _cancel(store)
-                raise
+            for key in keys:
+                store.delete(key)
+                store.manifest.forget(key)
+            store.commit()
 
     def reindex(self, full: bool = False) -> IndexSummary:
         """Re-index the configured articles folder."""

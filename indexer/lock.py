@@ -20,7 +20,8 @@ from types import TracebackType
 import orjson
 
 from kb.errors import LockTimeout
-from kb.layout import LOCK
+
+LOCK = "write.lock"  # in the index folder, whatever the engine
 
 
 class WriterLock:

@@ -1,12 +1,14 @@
-"""The `kb` command: a thin click group, one library call per command.
+"""The `kb` command: a thin click group, one library call per command (the top floor).
 
 This is the edge where settings are built (options over `KB_*` environment over the config
-file) and where the stages meet: `index` and `inspect` call the indexer, `serve` the web app.
-Those imports happen inside the commands, so the core (`kb.search` & co.) never imports them.
+file) and where the stages meet: `index` and `inspect` call the indexer, `search` and `eval`
+the core. `serve` lives in `web.serve` and an engine's own commands (`kb cluster`) in its
+folder; all of them are imported only when they run, so `kb --help` and `kb search` stay quick.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
@@ -31,7 +33,34 @@ def _dump(data: Any) -> None:
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+LAZY_COMMANDS = {"serve": "web.serve:serve_command"}
+
+
+class LazyGroup(click.Group):
+    """A group whose listed subcommands are imported when they run (click's lazy-loading pattern)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = self.lazy[cmd_name].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+
+def _lazy_commands() -> dict[str, str]:
+    from kb.engines.registry import COMMANDS
+
+    return {**LAZY_COMMANDS, **COMMANDS}
+
+
+@click.group(cls=LazyGroup, lazy=_lazy_commands(), context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), envvar="KB_CONFIG",
               help="TOML config file (extra removal selectors, synonyms, limits).")
 @click.version_option(package_name="kb")
@@ -169,16 +198,15 @@ def eval_cmd(ctx: click.Context, dataset: Path, split: str, as_json: bool, index
     function as the web UI.
     """
     from indexer.build import index_paths
+    from kb.engines.registry import scratch
     from kb.evaluation import evaluate, load_dataset
     from kb.search import KnowledgeBase
 
     try:
         queries, qrels = load_dataset(dataset, split)
         with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
-            settings = _settings(ctx, index_dir=index_dir or Path(tmp) / "index")
-            if settings.backend == "typesense" and index_dir is None:
-                # its own collection, never the site's: an evaluation must not replace what readers search
-                settings = settings.with_(typesense_collection=f"{settings.typesense_collection}-eval")
+            # a throwaway index, never the site's: an evaluation must not replace what readers search
+            settings = _settings(ctx, index_dir=index_dir) if index_dir else scratch(_settings(ctx), Path(tmp))
             source = corpus or dataset / "corpus.jsonl"
             if not source.exists():
                 raise click.UsageError(f"{source} not found: give the pages to index with --corpus")
@@ -194,125 +222,6 @@ def eval_cmd(ctx: click.Context, dataset: Path, split: str, as_json: bool, index
         click.echo(f"{dataset.name} {split}: nDCG@10 {report['ndcg@10']:.4f}  Recall@100 "
                    f"{report['recall@100']:.4f}  MRR@10 {report['mrr@10']:.4f}  queries {report['queries']}  "
                    f"zero-result queries {report['zero_result_queries']}")
-
-
-@cli.command()
-@index_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Server processes sharing the port (one per core uses every core).")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Threads per server process.")
-@click.pass_context
-def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve the web UI and the JSON API on waitress (a production WSGI server)."""
-    from kb.serving import serve_forever
-
-    settings = _settings(ctx, index_dir=index_dir)
-    where = settings.index_dir if settings.backend == "whoosh" else \
-        f"Typesense collection {settings.typesense_collection!r} on {','.join(settings.typesense_nodes)}"
-    click.echo(f"kb: serving {where} on http://{host}:{port}/ "
-               f"({workers} process{'es' if workers > 1 else ''} x {threads} threads)")
-    try:
-        serve_forever(settings, host=host, port=port, workers=workers, threads=threads)
-    except KbError as e:
-        raise click.ClickException(str(e)) from e
-    except OSError as e:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
-
-
-@cli.group()
-def cluster() -> None:
-    """A local Typesense cluster on 127.0.0.1 for trials and tests (pip install 'kb[typesense-server]')."""
-
-
-cluster_dir_option = click.option(
-    "--dir", "base_dir", default=Path(".kb-cluster"), show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder of the nodes' data, logs and nodes file; an existing cluster restarts with its data.")
-
-
-@cluster.command("start")
-@click.option("--nodes", "n_nodes", default=3, show_default=True, type=click.IntRange(1, 15),
-              help="Number of nodes (3 keep answering and accepting writes when one is lost).")
-@cluster_dir_option
-@click.option("--api-key", help="The admin API key (default: KB_TYPESENSE_API_KEY, else a random one).")
-@click.option("--port", default=8108, show_default=True, type=click.IntRange(0, 65535),
-              help="API port of the first node, the next nodes take the next ones (0 or busy: free ports).")
-@click.option("--timeout", default=90.0, show_default=True, type=click.FloatRange(1),
-              help="Seconds to wait for every node to be healthy under one leader.")
-@click.pass_context
-def cluster_start(ctx: click.Context, n_nodes: int, base_dir: Path, api_key: str | None, port: int,
-                  timeout: float) -> None:
-    """Start a local Typesense cluster; it runs in the foreground until Ctrl-C or SIGTERM stops it."""
-    import secrets
-    import shlex
-    import signal
-    import time
-
-    from kb.cluster import LocalCluster
-
-    def on_signal(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean stop short
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    key = api_key or _settings(ctx).typesense_api_key or secrets.token_urlsafe(18)
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    click.echo(f"kb: starting {n_nodes} Typesense node{'s' if n_nodes > 1 else ''} in {base_dir}", err=True)
-    began = time.monotonic()
-    try:
-        with LocalCluster.start(n_nodes, base_dir, key, base_port=port, timeout_s=timeout) as running:
-            click.echo(f"kb: up in {time.monotonic() - began:.1f} s, leader node {running.leader()}; "
-                       f"logs in {running.base_dir}/node-N.log; Ctrl-C stops the cluster", err=True)
-            click.echo("export KB_BACKEND=typesense")
-            click.echo(f"export KB_TYPESENSE_NODES={running.nodes_setting()}")
-            click.echo(f"export KB_TYPESENSE_API_KEY={shlex.quote(key)}")
-            lost: set[int] = set()
-            while True:
-                time.sleep(1.0)
-                for i in range(n_nodes):
-                    if i not in lost and not running.is_running(i):
-                        lost.add(i)
-                        click.echo(f"kb: node {i} exited; see {running.specs[i].log_file}", err=True)
-    except KeyboardInterrupt:
-        click.echo("kb: cluster stopped", err=True)
-    except KbError as e:
-        raise click.ClickException(str(e)) from e
-    except OSError as e:
-        raise click.ClickException(f"cannot start the cluster in {base_dir}: {e}") from e
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-
-
-@cluster.command("status")
-@cluster_dir_option
-@click.option("--api-key", help="The admin API key, to show each node's role (default: KB_TYPESENSE_API_KEY).")
-@click.pass_context
-def cluster_status(ctx: click.Context, base_dir: Path, api_key: str | None) -> None:
-    """Show each node's health and Raft role (the cluster in --dir, else KB_TYPESENSE_NODES).
-
-    Exits 1 unless every node is healthy (and, with the API key, exactly one is the leader).
-    """
-    from kb.cluster_nodes import node_status, read_nodes_file
-
-    settings = _settings(ctx)
-    key = api_key or settings.typesense_api_key
-    try:
-        urls = [s.url for s in read_nodes_file(base_dir)] or list(settings.typesense_nodes)
-    except KbError as e:
-        raise click.ClickException(str(e)) from e
-    if not urls:
-        raise click.ClickException(f"no cluster in {base_dir} and no KB_TYPESENSE_NODES: "
-                                   f"start one with `kb cluster start --dir {base_dir}`")
-    states = [node_status(url.rstrip("/"), key, i) for i, url in enumerate(urls)]
-    for state in states:
-        click.echo(state.line())
-    leaders = sum(state.role == "LEADER" for state in states)
-    if not all(state.healthy for state in states) or (key and leaders != 1):
-        ctx.exit(1)
 
 
 def main() -> None:

@@ -101,17 +101,7 @@ class Settings:
                     changes[key] = conv(v)
                 except ValueError as e:
                     raise ConfigError(f"{prefix}{name}={v!r} is not a number") from e
-        settings = base.with_(**changes)
-        settings.check_backend()
-        return settings
-
-    def check_backend(self) -> None:
-        """Raise ConfigError unless the backend is known and, for Typesense, has nodes and a key."""
-        if self.backend not in ("whoosh", "typesense"):
-            raise ConfigError(f"unknown backend {self.backend!r} (known: whoosh, typesense)")
-        if self.backend == "typesense" and not (self.typesense_nodes and self.typesense_api_key):
-            raise ConfigError("the typesense backend needs KB_TYPESENSE_NODES (comma-separated URLs) "
-                              "and KB_TYPESENSE_API_KEY")
+        return base.with_(**changes)
 
     @classmethod
     def from_file(cls, path: Path) -> Settings:

@@ -32,4 +32,4 @@ class BackendUnavailable(IndexMissing):
 
 
 class ClusterError(KbError):
-    """A local Typesense node (`kb.cluster`) is missing its binary, cannot start, or did not answer in time."""
+    """A local Typesense node (`kb.engines.typesense.cluster`) is missing its binary, cannot start, or did not answer in time."""

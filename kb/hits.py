@@ -7,19 +7,38 @@ the query's words.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kb import snippets
-from kb.engine import Stored, View
+from kb.documents import StoredSection
+from kb.engines.base import Scored, View
 from kb.facets import ArticleCounts, DocTable
 from kb.lru import LRU
-from kb.models import Hit
+from kb.models import Group, Hit
 
 GROUP_HITS = 3  # an article's best sections shown under it
 SNIPPET_SOURCES_BYTES = 24 << 20  # per generation and process: bodies read for snippets, most recent kept
 
 
-def snippet_sources(v: View, stored: dict[int, Stored]) -> dict[int, snippets.Source]:
+@dataclass(frozen=True)
+class ArticleSlot:
+    """An article on a grouped page: its best matching sections, best first, and how many more matched."""
+
+    members: tuple[Scored, ...]
+    more: int
+
+
+@dataclass(frozen=True)
+class GroupedPage:
+    """A page of results grouped by article."""
+
+    articles: tuple[ArticleSlot, ...]
+    total: int  # how many articles matched
+    shown: tuple[Scored, ...]  # the sections the page shows, in order
+
+
+def snippet_sources(v: View, stored: dict[int, StoredSection]) -> dict[int, snippets.Source]:
     """The sections' bodies read for snippets, from the generation's cache: a body is read once
     whatever the query, so a section shown again costs only the marking."""
     # kept as plain tuples: the cycle collector stops walking those (never a NamedTuple's)
@@ -29,28 +48,33 @@ def snippet_sources(v: View, stored: dict[int, Stored]) -> dict[int, snippets.So
     for d, f in stored.items():
         src = cache.get(d)
         if src is None:
-            src = cache.put(d, tuple(snippets.analyse(f.get("body", ""))))
+            src = cache.put(d, tuple(snippets.analyse(f.body)))
         out[d] = snippets.Source._make(src)
     return out
 
 
-def make_hit(f: Stored, score: float, source: snippets.Source | None, stems: frozenset[str]) -> Hit:
+def make_hit(f: StoredSection, score: float, source: snippets.Source | None, stems: frozenset[str]) -> Hit:
     """A section's hit: its stored fields, its score and its snippet marked for the stems."""
-    meta = f["meta"]
     html, segs = snippets.render(source, stems) if source is not None else ("", ())
-    return Hit(article_id=f["article_id"], title=f["title"], url=meta["url"], heading=meta["heading"],
-               breadcrumb=tuple(meta["breadcrumb"]), kind=f["kind"], anchor=meta["anchor"],
-               deep_link=meta["deep_link"], snippet_html=html, snippet=segs, score=score,
-               categories=tuple(meta["categories"]), tags=tuple(meta["tags"]), modified=meta["modified"])
+    return Hit(article_id=f.article_id, title=f.title, url=f.url, heading=f.heading, breadcrumb=f.breadcrumb,
+               kind=f.kind, anchor=f.anchor, deep_link=f.deep_link, snippet_html=html, snippet=segs, score=score,
+               categories=f.categories, tags=f.tags, modified=f.modified)
 
 
-def group_by_article(docs: DocTable, ranked: list[tuple[float, int]], counts: ArticleCounts, page: int, per_page: int
-           ) -> tuple[list[tuple[list[tuple[float, int]], int]], int, list[tuple[float, int]]]:
+def make_group(hits: tuple[Hit, ...], more: int) -> Group:
+    """An article's group: its metadata and score are its best hit's."""
+    best = hits[0]
+    return Group(article_id=best.article_id, title=best.title, url=best.url, categories=best.categories,
+                 modified=best.modified, score=best.score, hits=hits, more=more)
+
+
+def group_by_article(docs: DocTable, ranked: list[Scored], counts: ArticleCounts, page: int, per_page: int
+                     ) -> GroupedPage:
     """The page's articles with their best sections, how many articles matched, and the sections shown.
 
     `ranked` is the head of the ranking, best first; `counts` is every matching article's section count."""
     article = docs.article
-    order: dict[str, list[tuple[float, int]]] = {}
+    order: dict[str, list[Scored]] = {}
     wanted = page * per_page
     incomplete = 0  # articles taken that still lack some of their best sections
     for score, d in ranked:  # best first: stop once the page's articles have their best sections
@@ -68,6 +92,5 @@ def group_by_article(docs: DocTable, ranked: list[tuple[float, int]], counts: Ar
             if len(members) == min(GROUP_HITS, counts[aid]):
                 incomplete -= 1
     groups = list(order.items())[(page - 1) * per_page: page * per_page]
-    out = [(members, counts[aid] - len(members)) for aid, members in groups]
-    chosen = [m for members, _ in out for m in members]
-    return out, len(counts), chosen
+    slots = tuple(ArticleSlot(tuple(members), counts[aid] - len(members)) for aid, members in groups)
+    return GroupedPage(slots, len(counts), tuple(m for slot in slots for m in slot.members))

@@ -20,7 +20,7 @@ _OPERATORS = frozenset({"and", "or", "not", "&&", "||", "!"})
 
 
 @dataclass(frozen=True)
-class Word:
+class TypedWord:
     """A plain query word as typed (its `start`/`end` locate it in the cleaned query)."""
 
     text: str
@@ -33,7 +33,7 @@ class ParsedQuery:
     """A query taken apart: what to score, what to require, what to exclude, what to filter by."""
 
     cleaned: str
-    words: tuple[Word, ...] = ()
+    words: tuple[TypedWord, ...] = ()
     phrases: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
     fielded: tuple[tuple[str, str], ...] = ()  # (field, value) for title:/heading:
@@ -61,7 +61,7 @@ def clean(raw: str, max_chars: int) -> tuple[str, tuple[str, ...]]:
 def parse(raw: str, max_chars: int = 500) -> ParsedQuery:
     """Parse a reader's query; never raises."""
     cleaned, notices = clean(raw, max_chars)
-    words: list[Word] = []
+    words: list[TypedWord] = []
     phrases: list[str] = []
     excluded: list[str] = []
     fielded: list[tuple[str, str]] = []
@@ -90,12 +90,12 @@ def parse(raw: str, max_chars: int = 500) -> ParsedQuery:
             if len(text.words(value)) > 1:
                 phrases.append(value)
             else:
-                words.append(Word(value.strip(), m.start(3), m.start(3) + len(value)))
+                words.append(TypedWord(value.strip(), m.start(3), m.start(3) + len(value)))
         elif value.lower() in _OPERATORS:
             continue
         else:
             for wm in text.WORD_RE.finditer(value):
                 start = m.start(4) + wm.start()
-                words.append(Word(wm.group(), start, start + len(wm.group())))
+                words.append(TypedWord(wm.group(), start, start + len(wm.group())))
     return ParsedQuery(cleaned, tuple(words), tuple(phrases), tuple(excluded), tuple(fielded),
                        tuple(filters), notices)

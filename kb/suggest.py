@@ -12,9 +12,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any
 
 from kb import text
+from kb.documents import StoredSection
 from kb.models import Suggestion
 
 _RANK = {"title": 0, "medicine": 1, "heading": 2}
@@ -43,18 +43,16 @@ class SuggestList:
         object.__setattr__(self, "_starts", tuple(accumulate((len(k) + 2 for k in keys), initial=0))[:-1])
 
     @classmethod
-    def build(cls, docs: Iterable[tuple[int, dict[str, Any]]], medicines: Iterable[str]) -> SuggestList:
-        """Entries from the stored fields of every section and the medicine names."""
+    def build(cls, sections: Iterable[StoredSection], medicines: Iterable[str]) -> SuggestList:
+        """Entries from every section's title and heading, and the medicine names."""
         seen: dict[str, Suggestion] = {}
-        for _, f in docs:
-            if f.get("order") == 0 and f.get("title"):
-                key = text.normalize_phrase(f["title"])
-                seen.setdefault(key, Suggestion(f["title"], "title", f["article_id"]))
-            meta = f.get("meta") or {}
-            heading = meta.get("heading") or ""
-            if heading and f.get("kind") != "lead":
-                key = text.normalize_phrase(heading)
-                seen.setdefault(key, Suggestion(heading, "heading", f["article_id"], meta.get("anchor")))
+        for f in sections:
+            if f.order == 0 and f.title:
+                key = text.normalize_phrase(f.title)
+                seen.setdefault(key, Suggestion(f.title, "title", f.article_id))
+            if f.heading and f.kind != "lead":
+                key = text.normalize_phrase(f.heading)
+                seen.setdefault(key, Suggestion(f.heading, "heading", f.article_id, f.anchor))
         for name in medicines:
             seen.setdefault(name, Suggestion(name, "medicine"))
         ordered = sorted(seen.items(), key=lambda kv: (_RANK[kv[1].kind], kv[0]))

@@ -2,7 +2,7 @@
 
 Words are split at letter/digit boundaries so dose forms match either way (`10mg` = `10 mg`),
 lower-cased, accent-folded, stop words dropped and stemmed with the Porter stemmer (PyStemmer,
-the C Snowball implementation, cached). The index analyzer in `kb.schema`, the query builder
+the C Snowball implementation, cached). The index analyzer (`kb.engines.whoosh.schema`), the query builder
 and the snippet maker all call these functions, so they can never disagree.
 
 The per-word caches are plain dicts of strings rather than `functools.lru_cache`: a dict that

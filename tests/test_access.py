@@ -15,8 +15,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from indexer.build import Ingestor, index_paths
-from kb import layout
 from kb.config import Settings
+from kb.engines.whoosh import layout
 from web import create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))

@@ -15,8 +15,8 @@ from htmlpages import page, write
 
 from indexer.build import Ingestor, index_paths
 from indexer.lock import WriterLock
-from kb import layout
 from kb.config import Settings
+from kb.engines.whoosh import layout
 from kb.errors import LockTimeout
 from kb.search import KnowledgeBase
 
@@ -194,7 +194,7 @@ CRASH_SCRIPT = """
 import sys, time
 from pathlib import Path
 import indexer.build as build
-import indexer.whoosh_store as store
+import kb.engines.whoosh.writer as store
 from kb.config import Settings
 
 commit = store.WhooshStore.commit

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from kb import text
 from kb.config import Settings
+from kb.documents import StoredSection
 from kb.facets import DocTable
 from kb.lru import LRU
-from kb.models import Suggestion
+from kb.models import SectionKind, Suggestion
 from kb.search import KnowledgeBase
 from kb.suggest import SuggestList
 
@@ -92,16 +93,20 @@ def _linear_match(entries: tuple[tuple[str, Suggestion], ...], prefix: str, limi
 WORDS = st.sampled_from(["ba", "bac", "baclofen", "back", "pain", "pa", "dose", "do", "nerve", "ne", "a1", "10"])
 
 
+def _section(order: int, title: str, article_id: str, kind: SectionKind, heading: str, anchor: str) -> StoredSection:
+    return StoredSection(source=article_id, order=order, article_id=article_id, kind=kind, title=title,
+                         heading=heading, breadcrumb=(heading,), body="", anchor=anchor, deep_link="", url="",
+                         categories=(), tags=(), modified=None)
+
+
 @given(titles=st.lists(st.lists(WORDS, min_size=1, max_size=4), max_size=30),
        headings=st.lists(st.lists(WORDS, min_size=1, max_size=4), max_size=30),
        medicines=st.lists(WORDS, max_size=5), prefix=st.lists(WORDS, min_size=1, max_size=2),
        limit=st.integers(1, 10))
 def test_suggestions_are_those_of_a_scan_of_every_entry(titles: list[list[str]], headings: list[list[str]],
                                                         medicines: list[str], prefix: list[str], limit: int) -> None:
-    docs = [(0, {"order": 0, "title": " ".join(t), "article_id": f"a{i}", "kind": "lead", "meta": {}})
-            for i, t in enumerate(titles)]
-    docs += [(0, {"order": 1, "title": "x", "article_id": f"h{i}", "kind": "section",
-                  "meta": {"heading": " ".join(h), "anchor": f"s{i}"}}) for i, h in enumerate(headings)]
+    docs = [_section(0, " ".join(t), f"a{i}", "lead", "", "") for i, t in enumerate(titles)]
+    docs += [_section(1, "x", f"h{i}", "section", " ".join(h), f"s{i}") for i, h in enumerate(headings)]
     entries = SuggestList.build(docs, medicines)
     query = " ".join(prefix)
     assert entries.match(query, limit) == _linear_match(entries.entries, query, limit)
@@ -184,7 +189,7 @@ def test_postings_read_by_blocks_score_exactly_as_the_matcher_walk(examples_dir:
     import numpy as np
 
     from indexer.build import index_paths
-    from kb import whoosh_postings
+    from kb.engines.whoosh import postings as whoosh_postings
 
     site = tmp_path / "site"
     shutil.copytree(examples_dir, site)

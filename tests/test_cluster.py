@@ -1,4 +1,4 @@
-"""kb.cluster and `kb cluster`: real typesense-server nodes on 127.0.0.1, started, killed and restarted.
+"""kb.engines.typesense.cluster and `kb cluster`: real typesense-server nodes on 127.0.0.1, started, killed and restarted.
 
 Every wait polls against a deadline; nothing sleeps for a fixed time beyond a poll interval.
 """
@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from kb import cluster as kc
-from kb.cluster import LocalCluster
+from kb.engines.typesense import cluster as kc
+from kb.engines.typesense.cluster import LocalCluster
 from kb.errors import ClusterError
 
 KEY = "test-key"

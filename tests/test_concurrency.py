@@ -47,8 +47,8 @@ def test_searchers_made_after_an_unnoticed_commit_answer_from_one_generation(tmp
     from stress import COMMON, write_site
 
     from indexer.build import index_paths
-    from kb import layout
     from kb.config import Settings
+    from kb.engines.whoosh import layout
     from kb.search import KnowledgeBase
 
     site, s = tmp_path / "site", Settings(index_dir=tmp_path / "index", parse_workers=1)

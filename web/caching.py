@@ -14,9 +14,9 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
-from kb import layout
 from kb.config import Settings
 from kb.errors import KbError
+from web.services import knowledge_base
 
 PUBLIC_CACHE = "public, max-age=60"
 NO_STORE = "no-store"
@@ -59,12 +59,7 @@ class ETags:
         self.build = build_id(settings)
 
     def token(self) -> str | None:
-        """The live index state's token: two stat calls for Whoosh, one small request for Typesense."""
-        if self.settings.backend == "whoosh":
-            found = layout.generation_token(self.settings.index_dir)
-            return None if found is None else f"{found[0]}\0{found[1]}"
-        from web.services import knowledge_base
-
+        """The live index state's token, as cheap as the engine makes it (two stat calls for Whoosh)."""
         try:
             return knowledge_base().token()
         except KbError:

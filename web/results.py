@@ -15,8 +15,8 @@ from urllib.parse import quote, urlencode
 from flask import g, url_for
 from markupsafe import Markup
 
+from kb.documents import facet_key
 from kb.models import FacetValue, Group, Hit, SearchPage
-from kb.schema import facet_key
 from web.links import safe_href
 from web.params import SearchArgs
 

@@ -4,10 +4,10 @@ A view reads the `state` document of the meta collection (one small request) to 
 live collection and its generation; per-generation tables (the doc table, known stems,
 spelling vocabulary, suggestions) are built once and shared by every thread. Ranking is
 two-step: Typesense finds candidates (its text match over the pre-analysed stems, every query
-word and synonym preferred but none required), then `kb.scoring` ranks them with the Whoosh
+word and synonym preferred but none required), then `scoring` ranks them with the Whoosh
 path's BM25F. Synonyms are expanded above the engine, at query time, as for Whoosh, so the
 collection has none of its own. Snippets, grouping, spelling and the exact-heading bonus stay
-in `kb.search`. Typesense objects never leave this module.
+in `kb.search`. Typesense objects never leave `kb.engines.typesense`.
 """
 
 from __future__ import annotations
@@ -17,28 +17,37 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
 
-from kb import scoring
-from kb import typesense_client as tc
 from kb.config import Settings
-from kb.engine import Plan, Ranked, Stored
+from kb.documents import StoredSection, facet_key
+from kb.engines.base import Plan, Ranked
+from kb.engines.typesense import client as tc
+from kb.engines.typesense import scoring
+from kb.engines.typesense.query import facets, required_parts, search_params
 from kb.errors import BackendUnavailable, IndexMissing
 from kb.facets import DocTable
 from kb.ranking import Ranking
-from kb.schema import facet_key
-from kb.typesense_query import facets, required_parts, search_params
 
 T = TypeVar("T")
 MAX_PAGE = 250  # Typesense's largest page
 STORED_EXCLUDE = "title_s,heading_s,body_s,source_key,article_key,title_n,heading_n,body_n"
-CANDIDATES = 250  # sections Typesense hands to `kb.scoring` per query (more for deep pages)
+CANDIDATES = 250  # sections Typesense hands to `scoring` per query (more for deep pages)
 ANALYSED_CACHE = 50_000  # sections' analysed text kept per process (a few KB each)
 STORED_CACHE = 20_000  # sections' display fields kept per process
 RARE_SEARCHES = 8  # the rarest query words whose every section becomes a candidate
 STATE_TTL_S = 1.0  # how long a reader trusts the live state it read (its own process's writes: at once)
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """What one export of a generation's key fields gives: the doc table and the mean field lengths."""
+
+    docs: DocTable
+    mean_lengths: dict[str, float]
 
 
 class _Generation:
@@ -54,7 +63,7 @@ class _Generation:
 
 
 class TypesenseView:
-    """A `kb.engine.View` of one generation of the live collection."""
+    """A `kb.engines.base.View` of one generation of the live collection."""
 
     def __init__(self, backend: TypesenseBackend, gen: _Generation) -> None:
         self.backend = backend
@@ -94,14 +103,16 @@ class TypesenseView:
 
     def docs(self) -> DocTable:
         """The doc table, from one export of the collection's key fields."""
-        return self.memo("docs", self._doc_table)
+        return self._tables().docs
 
-    def _doc_table(self) -> DocTable:
+    def _tables(self) -> _Tables:
+        return self.memo("tables", self._export_tables)
+
+    def _export_tables(self) -> _Tables:
         raw = self._coll.documents.export({"include_fields": "id,article_id,kind,category,tag,order,meta,"
                                                              "title_n,heading_n,body_n"})
         rows = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-        self.gen.memos["lengths"] = {f: sum(r.get(f + "_n", 0) for r in rows) / max(1, len(rows))
-                                     for f in scoring.FIELDS}
+        lengths = {f: sum(r.get(f + "_n", 0) for r in rows) / max(1, len(rows)) for f in scoring.FIELDS}
         rows.sort(key=lambda r: (r["article_id"], r["order"]))
         self.gen.ids = [r["id"] for r in rows]
         self.gen.positions = {r["id"]: i for i, r in enumerate(rows)}
@@ -115,18 +126,20 @@ class TypesenseView:
                 urls[str(meta.get("url", "")).rstrip("/")] = r["article_id"]
                 for name in (*meta.get("categories", ()), *meta.get("tags", ())):
                     display.setdefault(facet_key(name), name)
-        return DocTable(tuple(r["article_id"] for r in rows), tuple(r["kind"] for r in rows),
-                        tuple(tuple(r.get("category", ())) for r in rows), tuple(tuple(r.get("tag", ())) for r in rows),
-                        display, first, urls)
+        table = DocTable(tuple(r["article_id"] for r in rows), tuple(r["kind"] for r in rows),
+                         tuple(tuple(r.get("category", ())) for r in rows), tuple(tuple(r.get("tag", ())) for r in rows),
+                         display, first, urls)
+        return _Tables(table, lengths)
 
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
-        """Typesense finds the candidates; `kb.scoring` ranks them with the Whoosh path's BM25F.
+        """Typesense finds the candidates; `scoring` ranks them with the Whoosh path's BM25F.
 
         Candidates are the best sections by Typesense's own match (every query word preferred,
         none required) plus every section holding a rare query word (at most a page of them),
         so a rare word's sections are never cut off by common words' matches.
         """
-        table = self.docs()
+        tables = self._tables()
+        table = tables.docs
         params = search_params(plan, ranking)
         if params is None:
             return Ranked()
@@ -152,7 +165,7 @@ class TypesenseView:
                 if pos is not None:  # None: written after this generation's table was built
                     order[pos] = None
         candidates = self._analysed(list(order))
-        stats = scoring.Stats(len(table.article), self.gen.memos["lengths"], df)
+        stats = scoring.Stats(len(table.article), tables.mean_lengths, df)
         if plan.words or plan.phrases:
             hits = scoring.rank(plan, ranking, stats, list(candidates.items()))
             if ranking.prf_docs > 0 and ranking.prf_weight > 0 and plan.words and stats.sections >= \
@@ -171,7 +184,7 @@ class TypesenseView:
         return {d: cache[d] for d in positions if d in cache}
 
     def _fetch(self, cache: dict[int, Any], positions: list[int], bound: int, fields: dict[str, str]
-               ) -> Iterator[tuple[int, Stored]]:
+               ) -> Iterator[tuple[int, dict[str, Any]]]:
         """The sections among `positions` that `cache` lacks, fetched by id in one request (the
         cache is emptied first when they would take it past `bound`)."""
         missing = [d for d in positions if d not in cache and d < len(self.gen.ids)]
@@ -221,21 +234,21 @@ class TypesenseView:
             out += self.backend.client.multi_search.perform({"searches": chunk}, {})["results"]
         return out
 
-    def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
+    def stored(self, docnums: Iterable[int]) -> dict[int, StoredSection]:
         """Display fields by section number, from the per-generation cache, misses in one request."""
         wanted = list(docnums)
         # pickled: bytes are nothing for Python's cycle collector to walk, as the Whoosh reader's
         cache: dict[int, bytes] = self.memo("stored", dict)
         for pos, doc in self._fetch(cache, wanted, STORED_CACHE, {"exclude_fields": STORED_EXCLUDE}):
             cache[pos] = pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)
-        return {d: pickle.loads(cache[d]) for d in wanted if d in cache}
+        return {d: tc.from_document(pickle.loads(cache[d])) for d in wanted if d in cache}
 
-    def article_sections(self, article_id: str) -> list[Stored]:
+    def article_sections(self, article_id: str) -> list[StoredSection]:
         """The article's sections, by a filter on its key, in page order."""
         res = self._coll.documents.search({"q": "*", "filter_by": f"article_key:={tc.key(article_id)}",
                                            "sort_by": "order:asc", "per_page": MAX_PAGE,
                                            "exclude_fields": STORED_EXCLUDE})
-        return [h["document"] for h in res.get("hits", ())]
+        return [tc.from_document(h["document"]) for h in res.get("hits", ())]
 
     def similar(self, stems: list[str], limit: int) -> list[str]:
         """Articles of the best body matches of the stems, any of them."""
@@ -244,16 +257,16 @@ class TypesenseView:
                                            "per_page": min(limit, MAX_PAGE), "include_fields": "article_id"})
         return list(dict.fromkeys(h["document"]["article_id"] for h in res.get("hits", ())))
 
-    def all_stored(self) -> Iterator[Stored]:
-        """Every section's display fields (one export)."""
+    def all_stored(self) -> Iterator[StoredSection]:
+        """Every section (one export)."""
         raw = self._coll.documents.export({"exclude_fields": STORED_EXCLUDE})
-        return (orjson.loads(line) for line in raw.splitlines() if line.strip())
+        return (tc.from_document(orjson.loads(line)) for line in raw.splitlines() if line.strip())
 
 
 class TypesenseBackend:
     """The Typesense cluster named by the settings; thread-safe, opened once per process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ranking: Ranking) -> None:
         self.settings = settings
         self.client = tc.client(settings)
         self._gen: _Generation | None = None
@@ -264,6 +277,14 @@ class TypesenseBackend:
     def describe(self) -> str:
         """The nodes and the collection."""
         return f"Typesense {','.join(self.settings.typesense_nodes)} (collection {self.settings.typesense_collection})"
+
+    def token(self) -> str | None:
+        """The live state's generation (read at most once a second), None when there is no index."""
+        try:
+            with self.view() as v:
+                return v.token
+        except IndexMissing:
+            return None
 
     def meta_doc(self, doc_id: str) -> dict[str, Any] | None:
         """A document of the meta collection, or None when there is none."""
@@ -277,8 +298,9 @@ class TypesenseBackend:
         """The live state, read at most once a second (a request to the cluster saved on every search);
         a commit made by this process is seen at once, one made elsewhere within `STATE_TTL_S`."""
         gen = self._gen
-        if gen is None or time.monotonic() - self._read_at > STATE_TTL_S or self._writes != tc.local_commits():
-            writes = tc.local_commits()
+        commits = tc.LOCAL_COMMITS.count
+        if gen is None or time.monotonic() - self._read_at > STATE_TTL_S or self._writes != commits:
+            writes = commits
             state = self.meta_doc(tc.STATE)
             if not state:
                 raise IndexMissing(f"no index in {self.describe()}: build one with `kb index PATH` "

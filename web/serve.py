@@ -8,7 +8,8 @@ process opens the index for itself after the fork (never shared), builds the tab
 search would wait for (`KnowledgeBase.warm`, and again in the background for each new
 generation), and freezes what exists then out of the garbage
 collector's sight (`gc.freeze`), so full collections stay a few milliseconds long.
-This module is an edge, like the CLI: it imports `web` inside the function that needs it.
+
+The `kb serve` command lives here, next to what it serves; `kb.cli` loads it on demand.
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
+
+import click
 
 from kb.config import Settings
+from kb.engines.registry import describe
+from kb.errors import KbError
 
 
 def _run(sock: socket.socket, settings: Settings, threads: int) -> None:
@@ -88,3 +94,32 @@ def serve_forever(settings: Settings, *, host: str, port: int, workers: int, thr
             break
         if pid in children:
             children.remove(pid)
+
+
+@click.command("serve")
+@click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Index folder (default: KB_INDEX_DIR or .kb-index).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port (one per core uses every core).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per server process.")
+@click.pass_context
+def serve_command(ctx: click.Context, index_dir: Path | None, host: str, port: int, workers: int,
+                  threads: int) -> None:
+    """Serve the web UI and the JSON API on waitress (a production WSGI server)."""
+    base: Settings = ctx.obj
+    settings = base.with_(index_dir=index_dir)
+    try:
+        where = describe(settings)
+    except KbError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"kb: serving {where} on http://{host}:{port}/ "
+               f"({workers} process{'es' if workers > 1 else ''} x {threads} threads)")
+    try:
+        serve_forever(settings, host=host, port=port, workers=workers, threads=threads)
+    except KbError as e:
+        raise click.ClickException(str(e)) from e
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from e

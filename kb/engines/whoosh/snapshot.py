@@ -1,19 +1,17 @@
-"""The Whoosh backend: an embedded index in a folder, read through pooled searchers.
+"""One committed state of a Whoosh index: its searcher pool and the caches that belong to it.
 
-`WhooshBackend.view()` hands out a view of the live generation. Each view holds a pooled
-Whoosh searcher; when a commit or a generation swap lands (two stat calls tell), the next
-view opens the new one, so no caller ever reopens by hand. Whoosh objects stay in here and
-in `kb.whoosh_rank`.
+A `Snapshot` opens one generation's index at one Whoosh commit. Its searchers, postings,
+field lengths, stored fields and filter masks are valid for exactly that state; the reader
+(`kb.engines.whoosh.reader`) retires it when a commit or a generation swap lands.
 """
 
 from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import numpy as np
 from whoosh import index as whoosh_index
@@ -21,23 +19,17 @@ from whoosh import query as Q
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from kb import layout
-from kb.engine import Plan, Ranked, Stored
-from kb.errors import IndexMissing
+from kb.documents import facet_key
 from kb.facets import DocTable
 from kb.lru import LRU
-from kb.ranking import Ranking
-from kb.schema import facet_key
-from kb.whoosh_rank import TEXT_FIELDS, compile_plan, rank, weighting
 
-T = TypeVar("T")
-KEEP = 1000  # sections kept in rank order: enough for any page's groups; the rest only count
 POSITIONS_BYTES = 32 << 20  # per snapshot: word positions of the terms phrase bonuses used lately
 BODY_DF_ENTRIES = 200_000  # body document frequencies remembered per snapshot
 STORED_BYTES = 24 << 20  # per snapshot: recently shown sections' stored fields
+Fields = dict[str, Any]  # a section's stored fields as Whoosh returns them (`kb.documents.to_record`'s)
 
 
-class _Stale(Exception):
+class Stale(Exception):
     """A snapshot met a newer commit than the one it was opened on."""
 
 
@@ -81,7 +73,7 @@ class Snapshot:
                     self.generation = gen
             if gen != self.generation:  # a commit the cheap token check missed: start a new snapshot
                 s.close()
-                raise _Stale
+                raise Stale
         return s
 
     def release(self, s: Searcher) -> None:
@@ -92,12 +84,12 @@ class Snapshot:
             else:
                 self._pool.append(s)
 
-    def stored_fields(self, s: Searcher, docnum: int) -> Stored:
+    def stored_fields(self, s: Searcher, docnum: int) -> Fields:
         """A section's stored fields, through the snapshot's cache."""
         blob = self.stored.get(docnum)
         if blob is not None:
-            return cast(Stored, pickle.loads(blob))
-        f: Stored = s.stored_fields(docnum)
+            return cast(Fields, pickle.loads(blob))
+        f: Fields = s.stored_fields(docnum)
         self.stored.put(docnum, pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
         return f
 
@@ -136,7 +128,7 @@ class Snapshot:
     def docs(self, s: Searcher) -> DocTable:
         """The doc table, built on first use from the term index."""
         if self._docs is None:
-            self._docs = _doc_table(s)
+            self._docs = doc_table(s)
         return self._docs
 
     def close(self) -> None:
@@ -148,120 +140,7 @@ class Snapshot:
             s.close()
 
 
-class WhooshView:
-    """A `kb.engine.View` over one snapshot, through one pooled searcher."""
-
-    def __init__(self, snap: Snapshot, s: Searcher, ranking: Ranking) -> None:
-        self.snap = snap
-        self.s = s
-        self.ranking = ranking
-        self.token = f"{snap.token[0]}:{snap.token[1]}:{snap.generation}"
-
-    def section_count(self) -> int:
-        """Live sections in this generation."""
-        return int(self.s.doc_count())
-
-    def known(self, stem: str) -> bool:
-        """Whether any text field holds the stem."""
-        return any(self.s.doc_frequency(f, stem) for f in TEXT_FIELDS)
-
-    def document_frequencies(self, stems: list[str]) -> dict[str, int]:
-        """Body document frequencies, from the term index."""
-        return {st: int(self.s.doc_frequency("body", st)) for st in stems}
-
-    def vocabulary(self) -> Mapping[str, int]:
-        """The spelling vocabulary saved beside this generation."""
-        return layout.read_json(self.snap.path / layout.VOCAB, {})
-
-    def docs(self) -> DocTable:
-        """The doc table, built on first use from the term index."""
-        return self.snap.docs(self.s)
-
-    def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
-        """Every match scored; the best `4 x depth` (at least 1,000) kept in order."""
-        hits, matched = rank(self.s, self.snap, compile_plan(plan, ranking), ranking, max(4 * depth, KEEP))
-        return Ranked(hits=hits, total=len(matched), matched=matched)
-
-    def stored(self, docnums: Iterable[int]) -> dict[int, Stored]:
-        """Stored fields by document number."""
-        return {d: self.snap.stored_fields(self.s, d) for d in docnums}
-
-    def article_sections(self, article_id: str) -> list[Stored]:
-        """The article's sections' stored fields, in page order."""
-        return sorted((self.s.stored_fields(d) for d in self.s.document_numbers(article_id=article_id)),
-                      key=lambda f: f["order"])
-
-    def similar(self, stems: list[str], limit: int) -> list[str]:
-        """Articles of the best body matches of an OR of the stems."""
-        results = self.s.search(Q.Or([Q.Term("body", t) for t in stems]), limit=limit)
-        return list(dict.fromkeys(hit["article_id"] for hit in results))
-
-    def all_stored(self) -> Iterator[Stored]:
-        """Every live section's stored fields."""
-        return (f for _, f in self.s.reader().iter_docs())
-
-    def memo(self, name: str, build: Callable[[], T]) -> T:
-        """A per-snapshot value, built once (a race builds it twice, harmlessly)."""
-        memos = self.snap.memos
-        if name not in memos:
-            memos[name] = build()
-        return memos[name]
-
-
-class WhooshBackend:
-    """The embedded backend: the index folder of `kb.layout`, opened once per process, thread-safe."""
-
-    def __init__(self, index_dir: Path, ranking: Ranking) -> None:
-        self.index_dir = index_dir
-        self.ranking = ranking
-        self._weighting = weighting(ranking)
-        self._snap: Snapshot | None = None
-        self._lock = threading.Lock()
-
-    def describe(self) -> str:
-        """The index folder."""
-        return str(self.index_dir)
-
-    @contextmanager
-    def view(self) -> Iterator[WhooshView]:
-        """The live snapshot through one of its searchers, retrying across a commit that lands meanwhile."""
-        for attempt in range(5):
-            try:
-                snap = self._snapshot(force=attempt > 0)
-                s = snap.acquire()
-            except (_Stale, FileNotFoundError):  # a commit or a swap removed what we were opening
-                continue
-            try:
-                yield WhooshView(snap, s, self.ranking)
-            finally:
-                snap.release(s)
-            return
-        raise IndexMissing(f"the index in {self.index_dir} keeps changing under the reader; try again")
-
-    def _snapshot(self, force: bool = False) -> Snapshot:
-        token = layout.generation_token(self.index_dir)
-        snap = self._snap
-        if snap is not None and snap.token == token and not force:
-            return snap
-        with self._lock:
-            if self._snap is not None and self._snap.token == token and (not force or self._snap is not snap):
-                return self._snap
-            if token is None:
-                raise IndexMissing(f"no index in {self.index_dir}: build one with `kb index PATH --index "
-                                   f"{self.index_dir}`")
-            gen = layout.current_generation(self.index_dir)
-            assert gen is not None
-            try:
-                fresh = Snapshot(gen, token, self._weighting)
-            except FileNotFoundError as e:  # a swap removed the generation while we opened it
-                raise _Stale from e
-            old, self._snap = self._snap, fresh
-        if old is not None:
-            old.close()
-        return fresh
-
-
-def _doc_table(s: Searcher) -> DocTable:
+def doc_table(s: Searcher) -> DocTable:
     """Walk the term index (not the stored text) into plain per-document columns."""
     reader = s.reader()
     n = reader.doc_count_all()

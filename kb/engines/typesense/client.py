@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ import orjson
 
 from kb import text
 from kb.config import Settings
+from kb.documents import StoredSection, from_record, to_record
 from kb.errors import ConfigError
 
 STATE = "state"
@@ -31,6 +33,9 @@ TEXT_FIELDS = ("title_s", "heading_s", "body_s")
 
 def client(settings: Settings, *, writer: bool = False) -> Any:
     """A Typesense client over every configured node (it fails over between them)."""
+    if not (settings.typesense_nodes and settings.typesense_api_key):
+        raise ConfigError("the typesense backend needs KB_TYPESENSE_NODES (comma-separated URLs) "
+                          "and KB_TYPESENSE_API_KEY")
     try:
         import typesense
     except ImportError as e:
@@ -55,9 +60,6 @@ def client(settings: Settings, *, writer: bool = False) -> Any:
     return typesense.Client(config)
 
 
-_commits = 0
-
-
 def transport_errors() -> tuple[type[BaseException], ...]:
     """What the client raises when no node answered: its own errors (OSErrors) and httpx's."""
     import httpx
@@ -65,15 +67,28 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return (OSError, httpx.HTTPError)
 
 
-def committed() -> None:
-    """Note a commit made by this process, so its readers look at the new state at once."""
-    global _commits
-    _commits += 1
+class CommitCounter:
+    """The commits this process has made: a reader that last looked at the live state before the
+    latest of them reads it again at once, instead of trusting it for up to a second. One
+    counter per process (`LOCAL_COMMITS`), since a writer and the readers it must refresh meet
+    nowhere else (the admin API's writer is found through an entry point)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def note(self) -> None:
+        """Count a commit."""
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        """How many commits so far."""
+        return self._count
 
 
-def local_commits() -> int:
-    """How many commits this process has made (readers compare it with what they saw)."""
-    return _commits
+LOCAL_COMMITS = CommitCounter()
 
 
 def get_document(client: Any, collection: str, doc_id: str) -> dict[str, Any] | None:
@@ -122,8 +137,9 @@ def key(value: str) -> str:
     return hashlib.blake2b(value.encode("utf-8"), digest_size=12).hexdigest()
 
 
-def to_document(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A `kb.schema.documents` document as a Typesense document."""
+def to_document(section: StoredSection) -> dict[str, Any]:
+    """A stored section as a Typesense document: its record, plus stems, keys and field lengths."""
+    doc = to_record(section)
     out = {k: v for k, v in doc.items() if k not in ("category", "tag")}
     out["id"] = key(doc["id"])
     out["key"] = doc["id"]
@@ -134,9 +150,14 @@ def to_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     out["body_s"] = " ".join(text.terms(doc["body"]))
     for f in ("title", "heading", "body"):  # field lengths, for BM25's length normalisation
         out[f + "_n"] = out[f + "_s"].count(" ") + 1 if out[f + "_s"] else 0
-    out["category"] = [c for c in doc["category"].split(",") if c]
-    out["tag"] = [t for t in doc["tag"].split(",") if t]
+    out["category"] = [c for c in section.category_keys if c]
+    out["tag"] = [t for t in section.tag_keys if t]
     return out
+
+
+def from_document(doc: Mapping[str, Any]) -> StoredSection:
+    """A Typesense document (its stored fields) as a `StoredSection`."""
+    return from_record(doc)
 
 
 def filter_value(values: list[str]) -> str | None:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.scoring import BM25FScorer
 from whoosh.searching import Searcher
 
-if TYPE_CHECKING:
-    from kb.whoosh_engine import Snapshot
+from kb.engines.whoosh.snapshot import Snapshot
 
 POSTINGS_CACHE_ENTRIES = 4_000_000  # about 50 MB of cached postings per process
 

@@ -14,7 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from whoosh import query as Q
@@ -22,14 +22,10 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
 from kb import text
-from kb.engine import Plan
+from kb.engines.base import Plan
+from kb.engines.whoosh.postings import phrase_bonus, postings, top
+from kb.engines.whoosh.snapshot import Snapshot
 from kb.ranking import Ranking
-from kb.whoosh_postings import phrase_bonus, postings, top
-
-if TYPE_CHECKING:
-    from kb.whoosh_engine import Snapshot
-
-TEXT_FIELDS = ("title", "heading", "body")
 
 
 class BM25(BM25F):  # type: ignore[misc]

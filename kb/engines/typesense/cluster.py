@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 
-from kb.cluster_nodes import (
+from kb.engines.typesense.nodes import (
     HOST,
     INSTALL_HINT,
     LOG_MARK,

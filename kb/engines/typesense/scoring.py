@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kb.engine import Plan
+from kb.engines.base import Plan
 from kb.ranking import Ranking
 
 FIELDS = ("title", "heading", "body")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kb import typesense_client as tc
-from kb.engine import Plan
+from kb.engines.base import Plan
+from kb.engines.typesense import client as tc
 from kb.facets import DocTable
 from kb.models import KINDS, Facets, FacetValue
 from kb.ranking import Ranking

@@ -17,11 +17,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from indexer.store import Manifest
-from kb import typesense_client as tc
 from kb.config import Settings
+from kb.documents import SCHEMA_VERSION, StoredSection
+from kb.engines.base import Manifest
+from kb.engines.typesense import client as tc
 from kb.errors import BackendUnavailable, KbError
-from kb.schema import SCHEMA_VERSION
 
 BATCH = 500
 log = logging.getLogger(__name__)
@@ -70,8 +70,8 @@ class TypesenseStore:
         """Delete a source's sections at the commit."""
         self._deletes.append(tc.key(key))
 
-    def add(self, docs: list[dict[str, Any]]) -> None:
-        """Add one source's documents (streamed into a fresh collection, buffered for the live one)."""
+    def add(self, docs: list[StoredSection]) -> None:
+        """Add one source's sections (streamed into a fresh collection, buffered for the live one)."""
         self._docs.extend(tc.to_document(d) for d in docs)
         if self.fresh and len(self._docs) >= BATCH:  # nobody reads a fresh collection: stream it in
             with _answering(self.settings):
@@ -94,7 +94,7 @@ class TypesenseStore:
         self._save(meta, pending=False)
         meta.upsert({"id": tc.STATE, "kind": tc.STATE, "collection": self.collection, "schema": SCHEMA_VERSION,
                      "generation": self.generation + 1})
-        tc.committed()
+        tc.LOCAL_COMMITS.note()
         if self.fresh:
             self.client.aliases.upsert(self.settings.typesense_collection, {"collection_name": self.collection})
             self._drop_stale()

@@ -3,7 +3,7 @@
     INDEX_DIR/
       CURRENT            name of the live generation, replaced atomically (os.replace)
       gen-<n>/           one Whoosh index per generation, plus its manifest.json and vocab.json
-      write.lock         held (flock) by the single writer; write.lock.json says who holds it
+      write.lock         the writer's lock (`indexer.lock`; not this module's business)
 
 A full rebuild writes `gen-<n+1>` beside the live one and then swaps CURRENT, so open
 searchers keep answering from the old generation and a crash leaves the old one live.
@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 
 CURRENT = "CURRENT"
-LOCK = "write.lock"
 MANIFEST = "manifest.json"
 VOCAB = "vocab.json"
 _GEN_RE = re.compile(r"^gen-(\d+)$")

@@ -1,6 +1,6 @@
 """One local Typesense node: the wrapper's binary, free ports, the Raft nodes file, health and role.
 
-The building blocks of `kb.cluster.LocalCluster`, and of `kb cluster status` for a cluster
+The building blocks of `cluster.LocalCluster`, and of `kb cluster status` for a cluster
 started elsewhere.
 """
 

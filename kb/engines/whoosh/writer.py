@@ -1,4 +1,4 @@
-"""The Whoosh store: generations of a Whoosh index in the folder `kb.layout` describes.
+"""The Whoosh store: generations of a Whoosh index in the folder `layout` describes.
 
 Incremental runs commit into the live generation (a Whoosh commit is atomic: a process
 killed mid-write leaves the last commit readable). `--full` builds a new generation beside
@@ -17,9 +17,11 @@ import orjson
 from whoosh import index as whoosh_index
 from whoosh.writing import IndexWriter
 
-from indexer.store import Manifest
-from kb import layout
-from kb.schema import SCHEMA_VERSION, make_schema
+from kb.config import Settings
+from kb.documents import SCHEMA_VERSION, StoredSection, to_record
+from kb.engines.base import Manifest
+from kb.engines.whoosh import layout
+from kb.engines.whoosh.schema import make_schema
 
 
 class WhooshStore:
@@ -33,8 +35,9 @@ class WhooshStore:
         self._writer: IndexWriter | None = None
 
     @classmethod
-    def open(cls, index_dir: Path, full: bool) -> WhooshStore:
+    def open(cls, settings: Settings, full: bool) -> WhooshStore:
         """The live generation for an incremental run, or a new empty one for a full rebuild."""
+        index_dir = settings.index_dir
         live = layout.current_generation(index_dir)
         if live is not None and not full:
             saved = layout.read_json(live / layout.MANIFEST, {})
@@ -56,11 +59,11 @@ class WhooshStore:
         """Delete a source's sections."""
         self.writer().delete_by_term("source", key)
 
-    def add(self, docs: list[dict[str, Any]]) -> None:
-        """Add one source's documents."""
+    def add(self, docs: list[StoredSection]) -> None:
+        """Add one source's sections."""
         w = self.writer()
         for doc in docs:
-            w.add_document(**doc)
+            w.add_document(**to_record(doc))
 
     def commit(self) -> None:
         """Commit with the pending-manifest protocol; a fresh generation then becomes CURRENT."""

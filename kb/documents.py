@@ -1,0 +1,134 @@
+"""The engine-neutral stored section: what every engine stores for a section and hands back.
+
+The indexer turns an `Article` into `StoredSection`s (`documents`); each engine keeps them in
+its own format (Whoosh stored fields, Typesense documents) and rebuilds them on the way out,
+so everything above the engines (hits, snippets, suggestions, the article view) reads one
+typed shape and never an engine's dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kb.models import Article, RelatedLink, Section, SectionKind
+
+SCHEMA_VERSION = 1  # the stored shape; a writer that finds another version rebuilds from scratch
+HEADING_JOIN = " \n "  # between the breadcrumb's headings in the indexed heading text
+
+
+@dataclass(frozen=True)
+class ArticleFacts:
+    """Article-level metadata, stored with an article's first section only."""
+
+    published: str | None = None
+    description: str = ""
+    lang: str = ""
+    related: tuple[RelatedLink, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredSection:
+    """One section as an engine stores it: the indexed text and every field a hit displays."""
+
+    source: str  # the file (or record) the section came from: the writer's unit of replacement
+    order: int  # the section's place in its article
+    article_id: str
+    kind: SectionKind
+    title: str  # the article's title (indexed with every section)
+    heading: str  # the section's own heading, as displayed
+    breadcrumb: tuple[str, ...]  # the headings from the top down to this one (indexed as the heading field)
+    body: str
+    anchor: str
+    deep_link: str
+    url: str
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    modified: str | None
+    article: ArticleFacts | None = None  # on the first section only
+
+    @property
+    def id(self) -> str:
+        """Unique within an index: the source and the section's place in it."""
+        return f"{self.source}#{self.order}"
+
+    @property
+    def heading_text(self) -> str:
+        """The text indexed as the heading field: the breadcrumb, FAQ questions included."""
+        return HEADING_JOIN.join(self.breadcrumb)
+
+    @property
+    def category_keys(self) -> tuple[str, ...]:
+        """The categories as filters compare them."""
+        return tuple(facet_key(c) for c in self.categories)
+
+    @property
+    def tag_keys(self) -> tuple[str, ...]:
+        """The tags as filters compare them."""
+        return tuple(facet_key(t) for t in self.tags)
+
+    def section(self) -> Section:
+        """The `Section` this was stored from."""
+        return Section(anchor=self.anchor, heading=self.heading, breadcrumb=self.breadcrumb, kind=self.kind,
+                       text=self.body, deep_link=self.deep_link)
+
+
+def facet_key(value: str) -> str:
+    """How a category or tag is stored for filtering: case-insensitive, commas removed."""
+    return " ".join(value.replace(",", " ").split()).lower()
+
+
+def documents(article: Article, source: str) -> Iterator[StoredSection]:
+    """The stored sections of an article, in page order."""
+    facts = ArticleFacts(published=article.published, description=article.description, lang=article.lang,
+                         related=article.related)
+    for order, section in enumerate(article.sections):
+        yield StoredSection(
+            source=source, order=order, article_id=article.article_id, kind=section.kind, title=article.title,
+            heading=section.heading, breadcrumb=section.breadcrumb, body=section.text, anchor=section.anchor,
+            deep_link=section.deep_link, url=article.url, categories=article.categories, tags=article.tags,
+            modified=article.modified, article=facts if order == 0 else None)
+
+
+def article_from(stored: list[StoredSection]) -> Article:
+    """The `Article` whose sections these are (in page order; the first carries the article's facts)."""
+    first = stored[0]
+    facts = first.article or ArticleFacts()
+    return Article(article_id=first.article_id, title=first.title, url=first.url, categories=first.categories,
+                   tags=first.tags, published=facts.published, modified=first.modified,
+                   description=facts.description, lang=facts.lang, related=facts.related,
+                   sections=tuple(s.section() for s in stored))
+
+
+def to_record(doc: StoredSection) -> dict[str, Any]:
+    """The section as a plain record, the serialised form both engines store (and indexes on
+    disk already hold: keep it stable, or bump SCHEMA_VERSION)."""
+    record: dict[str, Any] = {
+        "id": doc.id, "source": doc.source, "article_id": doc.article_id, "order": doc.order, "kind": doc.kind,
+        "title": doc.title, "heading": doc.heading_text, "body": doc.body,
+        "category": ",".join(doc.category_keys), "tag": ",".join(doc.tag_keys),
+        "meta": {"heading": doc.heading, "breadcrumb": list(doc.breadcrumb), "anchor": doc.anchor,
+                 "deep_link": doc.deep_link, "url": doc.url, "categories": list(doc.categories),
+                 "tags": list(doc.tags), "modified": doc.modified},
+    }
+    if doc.article is not None:
+        facts = doc.article
+        record["article"] = {"published": facts.published, "description": facts.description, "lang": facts.lang,
+                             "related": [{"title": r.title, "url": r.url} for r in facts.related]}
+    return record
+
+
+def from_record(record: Mapping[str, Any]) -> StoredSection:
+    """A stored record (all of `to_record`'s fields an engine keeps) as a `StoredSection`."""
+    meta = record["meta"]
+    art = record.get("article")
+    facts = None
+    if art is not None:
+        facts = ArticleFacts(published=art.get("published"), description=art.get("description", ""),
+                             lang=art.get("lang", ""), related=tuple(RelatedLink(**r) for r in art.get("related", ())))
+    return StoredSection(
+        source=record["source"], order=int(record["order"]), article_id=record["article_id"], kind=record["kind"],
+        title=record["title"], heading=meta["heading"], breadcrumb=tuple(meta["breadcrumb"]),
+        body=record.get("body", ""), anchor=meta["anchor"], deep_link=meta["deep_link"], url=meta["url"],
+        categories=tuple(meta["categories"]), tags=tuple(meta["tags"]), modified=meta["modified"], article=facts)

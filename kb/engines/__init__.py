@@ -1,0 +1,1 @@
+"""Search engines behind one seam: `base` (the protocols), `registry` (name -> engine), one folder each."""

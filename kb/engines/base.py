@@ -1,0 +1,193 @@
+"""The seam between the product and a search engine: what an engine reads and what it writes.
+
+Reading: everything a reader sees above the engine is decided once, in `kb.search`: query
+parsing, spelling correction, synonyms, the exact-heading bonus, grouping by article, snippets
+and the JSON shape. A `Backend` only answers the narrow questions of a `View`, over one
+committed state of its index, with sections numbered 0..n-1 within that view.
+
+Writing: a `Store` is one write session (deletions, additions, one commit), holding the
+`Manifest` of what the index contains. The crash-safety rule is the same for every store:
+before documents are written, every source the session touches is saved with hash None, so a
+crash in between costs a re-parse on the next run, never a stranded page.
+
+Two engines implement both sides: Whoosh (`kb.engines.whoosh`, embedded, the default) and
+Typesense (`kb.engines.typesense`, a replicated cluster); `kb.engines.registry` maps a
+backend name to them. Only `kb.documents` and `kb.models` types cross this seam.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from kb.documents import StoredSection, documents
+from kb.models import Article, Facets
+from kb.ranking import Ranking
+
+if TYPE_CHECKING:  # numpy behind it: commands that never search should not pay for loading it
+    from kb.facets import DocTable
+
+T = TypeVar("T")
+Scored = tuple[float, int]  # (score, section number): the unit of every ranking
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One query word after spelling correction: its stems and the stems of its known synonyms."""
+
+    text: str
+    stems: tuple[str, ...]
+    synonyms: tuple[tuple[str, ...], ...] = ()
+    known: bool = True  # some stem of the word or of a synonym is in the index
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to look for, engine-neutral: every term is already analysed (`kb.text.terms`)."""
+
+    words: tuple[QueryTerm, ...] = ()  # scored, any of them (more matched words rank higher)
+    phrases: tuple[tuple[str, ...], ...] = ()  # required "quoted" phrases
+    fielded: tuple[tuple[str, tuple[str, ...]], ...] = ()  # required field:value parts
+    excluded: tuple[tuple[str, ...], ...] = ()  # -word and -"a phrase"
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (category|tag|kind, keys): one of the keys
+    key: str = ""  # the words, normalised, for exact title and heading matches
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        """The plain words' stems in query order, repeats kept (phrase bonus, feedback weights)."""
+        return tuple(st for w in self.words for st in w.stems)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to score, require or filter: the answer is no results."""
+        return not (any(w.stems for w in self.words) or self.phrases or self.fielded or self.filters)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """An engine's answer: the best (score, section number) pairs, best first; how many matched;
+    every matching section when `hits` is only the head (for facets and per-article counts);
+    and facets when the engine counted them itself (else `kb.search` counts them)."""
+
+    hits: list[Scored] = field(default_factory=list)
+    total: int = 0
+    matched: Collection[int] | None = None
+    facets: Facets | None = None
+
+
+class View(Protocol):
+    """One committed state of an index, safe to use from the thread that holds it."""
+
+    token: str  # identifies the committed state (changes with every commit)
+
+    def section_count(self) -> int:
+        """How many sections this state holds."""
+
+    def known(self, stem: str) -> bool:
+        """Whether a stem occurs in a title, heading or body."""
+
+    def vocabulary(self) -> Mapping[str, int]:
+        """Words (as written, folded) and in how many sections they occur: spelling's source."""
+
+    def docs(self) -> DocTable:
+        """Per-section article, kind, categories and tags (built once per state)."""
+
+    def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
+        """Matching sections, best first; at least the best `depth` of them, all when cheap."""
+
+    def stored(self, docnums: Iterable[int]) -> dict[int, StoredSection]:
+        """Some sections, by number."""
+
+    def article_sections(self, article_id: str) -> list[StoredSection]:
+        """An article's sections, in page order."""
+
+    def similar(self, stems: list[str], limit: int) -> list[str]:
+        """Article ids whose text shares the most of these (telling) stems, best first."""
+
+    def document_frequencies(self, stems: list[str]) -> dict[str, int]:
+        """In how many section bodies each stem occurs."""
+
+    def all_stored(self) -> Iterator[StoredSection]:
+        """Every section (for the suggestion list)."""
+
+    def memo(self, name: str, build: Callable[[], T]) -> T:
+        """A value computed once per committed state (spelling, suggestions, heading keys)."""
+
+
+class Backend(Protocol):
+    """An index opened once per process, handing out views of its live state."""
+
+    def view(self) -> AbstractContextManager[View]:
+        """The live committed state; raises `kb.errors.IndexMissing` when there is none."""
+
+    def describe(self) -> str:
+        """Where the index lives, for messages."""
+
+    def token(self) -> str | None:
+        """A cheap fingerprint of the live committed state (HTTP caching), None when there is none."""
+
+
+@dataclass
+class Manifest:
+    """What the index holds, by source key, plus the spelling vocabulary (word -> sections)."""
+
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    vocab: dict[str, int] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+    removed: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def record(self, key: str, root: str, rel: str, digest: str | None, article: Article,
+               words: Iterable[str]) -> None:
+        """Note a source written in this session."""
+        self.files[key] = {"hash": digest, "article_id": article.article_id, "root": root, "rel": rel,
+                           "sections": len(article.sections)}
+        self.touched.add(key)
+        for w in words:
+            self.vocab[w] = self.vocab.get(w, 0) + 1
+
+    def forget(self, key: str) -> None:
+        """Forget a source (its documents are deleted through the store)."""
+        self.touched.add(key)
+        entry = self.files.pop(key, None)
+        if entry is not None:
+            self.removed[key] = entry
+
+    def pending(self) -> dict[str, dict[str, Any]]:
+        """The files as saved before a commit: every touched source, removed ones too, marked unknown."""
+        files = {k: ({**v, "hash": None} if k in self.touched else v) for k, v in self.files.items()}
+        files.update({k: {**v, "hash": None} for k, v in self.removed.items()})
+        return files
+
+    def sections(self) -> int:
+        """How many sections the index holds, by the manifest."""
+        return sum(int(e.get("sections", 0)) for e in self.files.values())
+
+
+class Store(Protocol):
+    """One write session: deletions and additions, then one commit (or a cancel)."""
+
+    manifest: Manifest
+    fresh: bool  # a new, empty index that replaces the live one on commit
+
+    def delete(self, key: str) -> None:
+        """Delete a source's sections."""
+
+    def add(self, docs: list[StoredSection]) -> None:
+        """Add the sections of one source."""
+
+    def commit(self) -> None:
+        """Make everything written visible (and, for a fresh store, make it the live index)."""
+
+    def cancel(self) -> None:
+        """Abandon what was written; the live index stays as it was."""
+
+
+def write_article(store: Store, key: str, root: str, rel: str, digest: str | None, article: Article,
+                  words: Iterable[str]) -> None:
+    """Replace a source's sections with an article's and note it in the manifest."""
+    if not store.fresh:
+        store.delete(key)
+    store.add(list(documents(article, key)))
+    store.manifest.record(key, root, rel, digest, article, words)

@@ -1,0 +1,66 @@
+"""The one place that maps a backend name to its reader and writer.
+
+Adding an engine: a folder under `kb/engines/` with a `Backend` (reading) and a `Store`
+(writing), one entry in `BACKENDS` below, and one parameter of `tests/test_contract.py`.
+Engines are imported on first use, so a Whoosh site never loads the Typesense client.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kb.config import Settings
+from kb.engines.base import Backend, Store
+from kb.errors import ConfigError
+from kb.ranking import Ranking
+
+BACKENDS = ("whoosh", "typesense")  # the names `KB_BACKEND` accepts
+# `kb` subcommands an engine brings, as "module:attribute", loaded when they run
+COMMANDS = {"cluster": "kb.engines.typesense.commands:cluster"}
+
+
+def check(settings: Settings) -> None:
+    """Raise ConfigError unless the settings name a known backend."""
+    if settings.backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {settings.backend!r} (known: {', '.join(BACKENDS)})")
+
+
+def open_backend(settings: Settings, ranking: Ranking) -> Backend:
+    """The engine the settings name, opened for reading (once per process)."""
+    check(settings)
+    if settings.backend == "typesense":
+        from kb.engines.typesense.reader import TypesenseBackend
+
+        return TypesenseBackend(settings, ranking)
+    from kb.engines.whoosh.reader import WhooshBackend
+
+    return WhooshBackend(settings, ranking)
+
+
+def open_store(settings: Settings, full: bool) -> Store:
+    """The engine the settings name, opened for one write session (under the writer lock)."""
+    check(settings)
+    if settings.backend == "typesense":
+        from kb.engines.typesense.writer import TypesenseStore
+
+        return TypesenseStore.open(settings, full)
+    from kb.engines.whoosh.writer import WhooshStore
+
+    return WhooshStore.open(settings, full)
+
+
+def describe(settings: Settings) -> str:
+    """Where the settings' index lives, for messages (nothing is opened or contacted)."""
+    check(settings)
+    if settings.backend == "typesense":
+        return f"Typesense collection {settings.typesense_collection!r} on {','.join(settings.typesense_nodes)}"
+    return str(settings.index_dir)
+
+
+def scratch(settings: Settings, folder: Path) -> Settings:
+    """Settings for a throwaway index (`kb eval`) that can never replace the one readers search:
+    an index in `folder`, or a collection of its own on the same cluster."""
+    check(settings)
+    if settings.backend == "typesense":
+        return settings.with_(typesense_collection=f"{settings.typesense_collection}-eval")
+    return settings.with_(index_dir=folder / "index")

@@ -1,0 +1,1 @@
+"""The Typesense engine: a replicated cluster for scale-out. The only package that imports typesense."""
