@@ -16,6 +16,11 @@ from kb.facets import DocTable
 from kb.models import KINDS, Facets, FacetValue
 from kb.ranking import Ranking
 
+# What `total` and the facets count on this engine (the search JSON's `counted`): Typesense's own
+# match of the candidate query, which holds every query word, or when fewer than 1,000 sections
+# do, drops words from the query's ends; never the sections only feedback terms reach.
+COUNTING = "engine-match"
+
 
 def search_params(plan: Plan, ranking: Ranking) -> dict[str, Any] | None:
     """The candidate search of a plan: stems, phrases, exclusions and filters in Typesense's syntax;

@@ -1,12 +1,17 @@
-"""The Typesense store: sections into a Typesense collection, with zero-downtime full rebuilds.
+"""The Typesense store: sections into a Typesense collection, one generation per commit.
 
 A full rebuild imports into a new collection (`C-<millis>`) that no reader sees; the commit
-points the alias `C` and the `state` document at it, then drops all but the previous
-collection. An incremental run buffers its changes and, at the commit, saves the manifest
-with every touched source marked unknown, applies deletions and upserts, then saves the
-final manifest and bumps the generation readers key their caches on. Typesense has no
-multi-document transactions: during those few seconds readers may see part of the change,
-and a crash between costs only a re-parse on the next run.
+points the `state` document (and the alias `C`) at it, then drops all but the previous
+collection. An incremental commit of generation N never touches what readers of N-1 see:
+it adds the new versions of the changed sections (visible from N), ends the visibility of the
+versions they replace (`gen_to` = N), writes only the changed sources' manifest entries and a
+vocabulary delta (`meta`), then the `commit` marker and the `state` document. Readers switch to
+N only when they read the new state, from a node that has applied all of it.
+
+Crash safety: before any section is written, the touched sources' manifest entries are saved
+with hash None (a crash costs a re-parse on the next run), and the next session first undoes
+what an unfinished commit left (versions from after the live generation, visibility it ended).
+Versions that no generation of the last `meta.GRACE_S` seconds can see are deleted by a later commit.
 """
 
 from __future__ import annotations
@@ -21,24 +26,30 @@ from kb.config import Settings
 from kb.documents import SCHEMA_VERSION, StoredSection
 from kb.engines.base import Manifest
 from kb.engines.typesense import client as tc
+from kb.engines.typesense import meta as tm
+from kb.engines.typesense.replicas import Replicas
 from kb.errors import BackendUnavailable, KbError
 
 BATCH = 500
+WRITE_WAIT_S = 30.0  # for a leader to be elected, and for it to answer
 log = logging.getLogger(__name__)
 
 
 class TypesenseStore:
     """One write session against the cluster the settings name."""
 
-    def __init__(self, settings: Settings, client: Any, collection: str, fresh: bool, manifest: Manifest,
-                 generation: int, previous: str | None) -> None:
+    def __init__(self, settings: Settings, client: Any, reader: Any, state: tm.LiveState | None, collection: str,
+                 fresh: bool, manifest: Manifest, vocab: tm.Vocabulary) -> None:
         self.settings = settings
         self.client = client
+        self.reader = reader  # a client of the node that was the leader: it has applied every commit
+        self.state = state
         self.collection = collection
         self.fresh = fresh
         self.manifest = manifest
-        self.generation = generation
-        self.previous = previous
+        self.vocab = vocab
+        self.generation = (state.generation if state else 0) + 1  # the one this session commits
+        self.meta = tc.meta_name(settings)
         self._deletes: list[str] = []
         self._docs: list[dict[str, Any]] = []
 
@@ -53,88 +64,158 @@ class TypesenseStore:
         client = tc.client(settings, writer=True)
         meta = tc.meta_name(settings)
         _ensure(client, tc.meta_schema(meta))
-        state = tc.get_document(client, meta, tc.STATE) or {}
-        live = state.get("collection")
-        generation = int(state.get("generation", 0))
-        if live and not full and state.get("schema") == SCHEMA_VERSION and _exists(client, live):
-            manifest = Manifest(tc.loads((tc.get_document(client, meta, f"manifest:{live}") or {}).get("data"), {}),
-                                tc.loads((tc.get_document(client, meta, f"vocab:{live}") or {}).get("data"), {}))
-            store = cls(settings, client, live, False, manifest, generation, None)
-        else:
-            name = f"{settings.typesense_collection}-{int(time.time() * 1000)}"
-            client.collections.create(tc.sections_schema(name))
-            store = cls(settings, client, name, True, Manifest(), generation, live)
-        return store
+        replicas = Replicas(settings, read_timeout_s=60)
+        reader = replicas.client(replicas.leader(WRITE_WAIT_S))
+        # A write the leader answers only once it has applied every earlier write to the meta
+        # collection: after it, reading from the leader gives the latest state and manifest.
+        tc.import_documents(client, meta, [{"id": "writer", "kind": "writer", "at": int(time.time() * 1000)}],
+                            "upsert")
+        state = tm.read_state(reader, meta)
+        if (state is not None and not full and state.schema == SCHEMA_VERSION and state.layout == tm.LAYOUT
+                and _exists(reader, state.collection)):
+            # the same for the sections collection: rewrite its marker (the live generation, or an
+            # unfinished commit's, which `_recover` undoes)
+            tc.import_documents(client, state.collection, [tc.commit_marker(state.generation)], "upsert")
+            _recover(client, reader, state)
+            vocab = tm.read_vocabulary(reader, meta, state.collection)
+            manifest = Manifest(tm.read_manifest(reader, meta, state.collection), dict(vocab.counts))
+            return cls(settings, client, reader, state, state.collection, False, manifest, vocab)
+        name = f"{settings.typesense_collection}-{int(time.time() * 1000)}"
+        client.collections.create(tc.sections_schema(name))
+        return cls(settings, client, reader, state, name, True, Manifest(), tm.Vocabulary())
 
     def delete(self, key: str) -> None:
-        """Delete a source's sections at the commit."""
+        """End a source's sections' visibility at the commit."""
         self._deletes.append(tc.key(key))
 
     def add(self, docs: list[StoredSection]) -> None:
         """Add one source's sections (streamed into a fresh collection, buffered for the live one)."""
-        self._docs.extend(tc.to_document(d) for d in docs)
+        generation = 0 if self.fresh else self.generation
+        self._docs.extend(tc.to_document(d, generation) for d in docs)
         if self.fresh and len(self._docs) >= BATCH:  # nobody reads a fresh collection: stream it in
             with _answering(self.settings):
                 self._flush()
 
     def commit(self) -> None:
-        """Apply the changes, save the manifest, bump the generation; a fresh collection becomes live."""
+        """Write the new generation and make it the live one."""
         with _answering(self.settings):
-            self._commit()
-
-    def _commit(self) -> None:
-        meta = self.client.collections[tc.meta_name(self.settings)].documents
-        if not self.fresh:
-            self._save(meta, pending=True)
-            for i in range(0, len(self._deletes), 100):
-                keys = ",".join(self._deletes[i:i + 100])
-                self.client.collections[self.collection].documents.delete({"filter_by": f"source_key:[{keys}]"})
-            self._deletes = []
-        self._flush()
-        self._save(meta, pending=False)
-        meta.upsert({"id": tc.STATE, "kind": tc.STATE, "collection": self.collection, "schema": SCHEMA_VERSION,
-                     "generation": self.generation + 1})
-        tc.LOCAL_COMMITS.note()
-        if self.fresh:
-            self.client.aliases.upsert(self.settings.typesense_collection, {"collection_name": self.collection})
-            self._drop_stale()
+            if self.fresh:
+                self._commit_fresh()
+            else:
+                self._commit_changes()
+            tc.LOCAL_COMMITS.note()
 
     def cancel(self) -> None:
         """Forget buffered changes; a fresh collection nobody points at is dropped."""
         self._docs, self._deletes = [], []
         if self.fresh:
-            self.client.collections[self.collection].delete()
+            with _answering(self.settings):
+                self.client.collections[self.collection].delete()
+
+    def _commit_fresh(self) -> None:
+        self._flush()
+        m = self.manifest
+        tc.import_documents(self.client, self.meta, tm.source_documents(self.collection, m.files), "upsert")
+        tc.import_documents(self.client, self.meta, [tm.base_vocabulary(self.collection, self.generation, m.vocab)],
+                            "upsert")
+        self._publish()
+        self.client.aliases.upsert(self.settings.typesense_collection, {"collection_name": self.collection})
+        self._drop_stale()
+
+    def _commit_changes(self) -> None:
+        m = self.manifest
+        pending = m.pending()
+        tc.import_documents(self.client, self.meta,
+                            tm.source_documents(self.collection, {k: pending[k] for k in m.touched if k in pending}),
+                            "upsert")
+        self._flush()
+        self._retire()
+        tc.import_documents(self.client, self.meta,
+                            tm.source_documents(self.collection, {k: m.files[k] for k in m.touched if k in m.files}),
+                            "upsert")
+        tm.delete_sources(self.client, self.meta, self.collection, [k for k in m.touched if k not in m.files])
+        docs, fold = tm.vocabulary_documents(self.collection, self.generation, self.vocab, m.vocab)
+        tc.import_documents(self.client, self.meta, docs, "upsert")
+        if fold:
+            tm.delete_deltas(self.client, self.meta, self.collection)
+        self._publish()
+
+    def _publish(self) -> None:
+        """The marker, then the state: the new generation goes live."""
+        tc.import_documents(self.client, self.collection, [tc.commit_marker(self.generation)], "upsert")
+        base = self.state or tm.LiveState(self.collection, 0)
+        new = base.next(self.collection, self.manifest.sections(), SCHEMA_VERSION)
+        if not self.fresh:
+            new = self._collect(new)
+        tc.import_documents(self.client, self.meta, [new.document()], "upsert")
+
+    def _retire(self) -> None:
+        """End the visibility of the deleted and replaced sources' current versions at this generation."""
+        live = self.generation - 1
+        keys, self._deletes = list(dict.fromkeys(self._deletes)), []
+        ids: list[str] = []
+        for i in range(0, len(keys), 100):
+            flt = tc.with_filter("source_key:[" + ",".join(keys[i:i + 100]) + "]", live)
+            ids += [r["id"] for r in tc.export_rows(self.reader, self.collection, {"filter_by": flt,
+                                                                                  "include_fields": "id"})]
+        for i in range(0, len(ids), BATCH):
+            tc.import_documents(self.client, self.collection,
+                                [{"id": d, "gen_to": self.generation} for d in ids[i:i + BATCH]], "update")
+
+    def _collect(self, new: tm.LiveState) -> tm.LiveState:
+        """Delete the versions no reader can still see (their last generation ended over `meta.GRACE_S` ago)."""
+        upto = new.retired_before(tm.GRACE_S)
+        if upto <= new.collected:
+            return new
+        self.client.collections[self.collection].documents.delete(
+            {"filter_by": f"gen_to:<={upto} && gen_from:>=0"})  # not the marker (gen_from -1)
+        return tm.LiveState(new.collection, new.generation, new.sections, new.schema, new.layout, new.history, upto)
 
     def _flush(self) -> None:
         docs, self._docs = self._docs, []
         for i in range(0, len(docs), BATCH):
-            results = self.client.collections[self.collection].documents.import_(docs[i:i + BATCH],
-                                                                                 {"action": "upsert"})
-            failed = [r for r in results if not r.get("success")]
-            if failed:
-                raise KbError(f"Typesense refused {len(failed)} section(s): {failed[0].get('error')}")
-
-    def _save(self, meta: Any, pending: bool) -> None:
-        m = self.manifest
-        meta.upsert({"id": f"manifest:{self.collection}", "kind": "manifest",
-                     "data": tc.dumps(m.pending() if pending else m.files)})
-        if not pending:
-            meta.upsert({"id": f"vocab:{self.collection}", "kind": "vocab", "data": tc.dumps(m.vocab)})
+            tc.import_documents(self.client, self.collection, docs[i:i + BATCH], "upsert")
 
     def _drop_stale(self) -> None:
         """Drop this knowledge base's collections but the live one and the one it replaced."""
         prefix = self.settings.typesense_collection + "-"
-        keep = {self.collection, self.previous, tc.meta_name(self.settings)}
-        meta = self.client.collections[tc.meta_name(self.settings)].documents
+        keep = {self.collection, self.state.collection if self.state else None, self.meta}
         for c in self.client.collections.retrieve():
             name = c["name"]
             if name.startswith(prefix) and name[len(prefix):].isdigit() and name not in keep:
                 self.client.collections[name].delete()
-                for doc in (f"manifest:{name}", f"vocab:{name}"):
-                    try:
-                        meta[doc].delete()
-                    except Exception:  # noqa: BLE001 (already gone)
-                        log.debug("no %s to delete", doc)
+                tm.drop(self.client, self.meta, name)
+
+
+def drop_all(settings: Settings) -> None:
+    """Delete a knowledge base from the cluster: its alias, its collections and its meta collection."""
+    import typesense.exceptions as te
+
+    with _answering(settings):
+        client = tc.client(settings, writer=True)
+        prefix = settings.typesense_collection + "-"
+        with contextlib.suppress(te.ObjectNotFound):
+            client.aliases[settings.typesense_collection].delete()
+        for c in client.collections.retrieve():
+            name = c["name"]
+            if name == tc.meta_name(settings) or (name.startswith(prefix) and name[len(prefix):].isdigit()):
+                with contextlib.suppress(te.ObjectNotFound):
+                    client.collections[name].delete()
+
+
+def _recover(client: Any, reader: Any, state: tm.LiveState) -> None:
+    """Undo what an unfinished commit left: versions from after the live generation, and the
+    visibility it ended of the live generation's versions."""
+    live, coll = state.generation, state.collection
+    if tc.export_rows(reader, coll, {"filter_by": f"gen_from:>{live}", "include_fields": "id"}):
+        client.collections[coll].documents.delete({"filter_by": f"gen_from:>{live}"})
+    ended = tc.export_rows(reader, coll, {"filter_by": f"gen_to:>{live} && gen_to:<{tc.FOREVER}",
+                                          "include_fields": "id"})
+    for i in range(0, len(ended), BATCH):
+        tc.import_documents(client, coll, [{"id": r["id"], "gen_to": tc.FOREVER} for r in ended[i:i + BATCH]],
+                            "update")
+    if ended:
+        log.warning("undid an unfinished commit in %s (%d versions)", coll, len(ended))
 
 
 @contextlib.contextmanager
@@ -150,6 +231,9 @@ def _answering(settings: Settings) -> Iterator[None]:
     except tc.transport_errors() as e:
         raise BackendUnavailable(f"the Typesense cluster ({', '.join(settings.typesense_nodes)}) did not answer: "
                                  f"{e}. What was committed before is unchanged.") from e
+    except te.TypesenseClientError as e:
+        raise KbError(f"the Typesense cluster refused a write: {type(e).__name__}: {e}. "
+                      "What was committed before is unchanged.") from e
 
 
 def _exists(client: Any, name: str) -> bool:
