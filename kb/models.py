@@ -221,6 +221,7 @@ class SearchPage:
     groups: tuple[Group, ...] | None = None
     facets: Facets = field(default_factory=Facets)
     notices: tuple[str, ...] = ()
+    counted: str = "every-match"  # what total and facets count: "every-match" or "engine-match" (Typesense)
 
     @property
     def pages(self) -> int:
@@ -240,6 +241,7 @@ class SearchPage:
             "hits": [h.to_dict() for h in self.hits],
             "facets": self.facets.to_dict(),
             "notices": list(self.notices),
+            "counted": self.counted,
         }
         if self.groups is not None:
             d["groups"] = [g.to_dict() for g in self.groups]

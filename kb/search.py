@@ -118,7 +118,7 @@ class KnowledgeBase:
         return SearchPage(query=parsed.cleaned, corrected_query=planned.corrected,
                           expanded_terms=planned.expansions, total=total, page=page, per_page=per_page,
                           took_ms=(time.perf_counter() - started) * 1000, hits=page_hits, groups=groups,
-                          facets=facets, notices=parsed.notices)
+                          facets=facets, notices=parsed.notices, counted=v.counting)
 
     def _exact_first(self, v: View, plan: Plan, ranked: list[Scored]) -> list[Scored]:
         """Sections whose heading or article title is exactly the query rank first."""
@@ -130,7 +130,7 @@ class KnowledgeBase:
         if missing:
             for d, fields in v.stored(missing).items():
                 keys[d] = _heading_keys(fields)
-        boosted = [i for i, (_, d) in enumerate(head) if plan.key in keys[d]]
+        boosted = [i for i, (_, d) in enumerate(head) if plan.key in keys.get(d, ())]
         if not boosted:
             return ranked
         top = ranked[0][0]

@@ -55,6 +55,9 @@ SCHEMAS: dict[str, Any] = {
         "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
         "took_ms": NUM, "hits": _list(_ref("Hit")), "facets": _ref("Facets"), "notices": STRS,
         "groups": _list(_ref("Group")),
+        "counted": {"type": "string", "enum": ["every-match", "engine-match"],
+                    "description": "What total and facets count: every section the ranking scored, or (Typesense) "
+                                   "the engine's own count of its candidate match, which can be smaller."},
     }, required=["query", "corrected_query", "expanded_terms", "total", "page", "per_page", "took_ms", "hits",
                  "facets", "notices"]),
     "Section": _obj({"anchor": STR, "heading": STR, "breadcrumb": STRS, "kind": KIND, "text": STR,

@@ -77,10 +77,17 @@ class Ranked:
     facets: Facets | None = None
 
 
+COUNTED = ("every-match", "engine-match")  # what `total` and the facets count (the search JSON's `counted`)
+
+
 class View(Protocol):
     """One committed state of an index, safe to use from the thread that holds it."""
 
     token: str  # identifies the committed state (changes with every commit)
+    # What `Ranked.total` and `Ranked.facets` count, one of COUNTED: "every-match", every section
+    # the ranking scored (query words, synonyms and any feedback terms); "engine-match", the
+    # engine's own count of its candidate match, which can be smaller (see docs/scale-out.md)
+    counting: str
 
     def section_count(self) -> int:
         """How many sections this state holds."""

@@ -34,6 +34,8 @@ KEEP = 1000  # sections kept in rank order: enough for any page's groups; the re
 class WhooshView:
     """A `kb.engines.base.View` over one snapshot, through one pooled searcher."""
 
+    counting = "every-match"  # totals and facets over every section `rank` scored
+
     def __init__(self, snap: Snapshot, s: Searcher, ranking: Ranking) -> None:
         self.snap = snap
         self.s = s
