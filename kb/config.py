@@ -85,6 +85,11 @@ class Settings:
             changes["typesense_nodes"] = tuple(n.strip() for n in v.split(",") if n.strip())
         if (v := get("TYPESENSE_API_KEY")) is not None:
             changes["typesense_api_key"] = v
+        elif (v := get("TYPESENSE_API_KEY_FILE")) is not None:  # a key kept out of the environment
+            try:
+                changes["typesense_api_key"] = Path(v).read_text(encoding="utf-8").strip() or None
+            except OSError as e:
+                raise ConfigError(f"{prefix}TYPESENSE_API_KEY_FILE: cannot read {v}: {e.strerror}") from e
         if (v := get("TYPESENSE_COLLECTION")) is not None:
             changes["typesense_collection"] = v
         if (v := get("CORS_ORIGINS")) is not None:

@@ -172,29 +172,36 @@ def test_three_nodes_fail_over_and_a_restarted_node_catches_up(tmp_path: Path) -
     assert not _server_pids(tmp_path)
 
 
-def _kb_cluster_start(folder: Path) -> tuple[subprocess.Popen[str], str]:
-    """`kb cluster start` with one node in the background, and the URL it printed."""
+def _kb(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`kb ARGS` in the background, with no KB_ or TYPESENSE_ variables from outside (plus `env`)."""
     script = Path(sys.executable).parent / "kb"
     command = [str(script)] if script.exists() else [sys.executable, "-c", "from kb.cli import main; main()"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "TYPESENSE_"))}
-    proc = subprocess.Popen([*command, "cluster", "start", "--nodes", "1", "--port", "0", "--dir", str(folder),
-                             "--api-key", KEY, "--timeout", "60"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "TYPESENSE_"))}
+    return subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**clean, **(env or {})})
+
+
+def _kb_cluster_start(folder: Path, *more: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`kb cluster start` (one node unless `more` says otherwise) in the background, and the exports it printed."""
+    proc = _kb("cluster", "start", "--nodes", "1", "--port", "0", "--dir", str(folder), "--timeout", "120", *more,
+               env={"KB_TYPESENSE_API_KEY": KEY})
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:  # EOF if it fails; it gives up after --timeout itself
         lines.append(line)
-        if line.startswith("export KB_TYPESENSE_API_KEY="):
+        if line.startswith("export KB_TYPESENSE_API_KEY_FILE="):
             break
     exports = dict(line.removeprefix("export ").strip().split("=", 1) for line in lines)
     assert exports.get("KB_BACKEND") == "typesense", (lines, proc.stderr and proc.stderr.read())
-    assert exports["KB_TYPESENSE_API_KEY"] == KEY
-    return proc, exports["KB_TYPESENSE_NODES"]
+    assert Path(exports["KB_TYPESENSE_API_KEY_FILE"]).read_text().strip() == KEY
+    assert Path(exports["KB_TYPESENSE_API_KEY_FILE"]).stat().st_mode & 0o077 == 0  # its owner's only
+    return proc, exports
 
 
 def test_kb_cluster_start_runs_until_sigterm_then_stops_its_nodes(tmp_path: Path) -> None:
     _require_server()
-    proc, url = _kb_cluster_start(tmp_path)
+    proc, exports = _kb_cluster_start(tmp_path)
+    url = exports["KB_TYPESENSE_NODES"]
     try:
         _eventually(lambda: _health(url), what="the node's health")
         assert len(_server_pids(tmp_path)) == 1
@@ -210,7 +217,8 @@ def test_kb_cluster_start_runs_until_sigterm_then_stops_its_nodes(tmp_path: Path
 
 def test_nodes_die_with_the_process_that_started_them(tmp_path: Path) -> None:
     _require_server()
-    proc, url = _kb_cluster_start(tmp_path)
+    proc, exports = _kb_cluster_start(tmp_path)
+    url = exports["KB_TYPESENSE_NODES"]
     try:
         _eventually(lambda: _health(url), what="the node's health")
         assert _server_pids(tmp_path)
@@ -221,3 +229,39 @@ def test_nodes_die_with_the_process_that_started_them(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_kb_cluster_keeps_the_key_off_command_lines_and_status_says_what_it_lacks(tmp_path: Path) -> None:
+    _require_server()
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    folder = tmp_path / "cluster"
+    proc, exports = _kb_cluster_start(folder)
+    url = exports["KB_TYPESENSE_NODES"]
+    bare = {k: "" for k in os.environ if k.startswith("KB_")}
+    try:
+        _eventually(lambda: _health(url), what="the node's health")
+        for pid in [*_server_pids(folder), proc.pid]:  # what `ps` shows every user
+            assert KEY.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+        runner = CliRunner(env=bare)
+        status = runner.invoke(cli, ["cluster", "status", "--dir", str(folder)])
+        assert status.exit_code == 0, status.output  # the key comes from the folder's api-key file
+        assert "LEADER" in status.output and "committed" in status.output
+
+        keyless = runner.invoke(cli, ["cluster", "status", "--dir", str(tmp_path / "none")],
+                                env={**bare, "KB_TYPESENSE_NODES": url})
+        assert keyless.exit_code == 0 and "healthy" in keyless.output
+        assert "no API key" in keyless.output and "LEADER" not in keyless.output
+
+        busy = runner.invoke(cli, ["cluster", "start", "--dir", str(folder), "--node", "0"])
+        assert busy.exit_code == 1 and "already running" in busy.output
+        missing = runner.invoke(cli, ["cluster", "start", "--dir", str(folder), "--node", "3"])
+        assert missing.exit_code == 1 and "nodes 0 to 0" in missing.output
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    down = CliRunner(env=bare).invoke(cli, ["cluster", "status", "--dir", str(folder)])
+    assert down.exit_code == 1 and "down" in down.output

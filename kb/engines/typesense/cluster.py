@@ -49,16 +49,18 @@ __all__ = ["LocalCluster", "NodeSpec", "NodeStatus", "binary", "free_ports", "no
 class LocalCluster:
     """N typesense-server processes on 127.0.0.1 forming one Raft cluster; a context manager that stops them."""
 
-    def __init__(self, specs: Iterable[NodeSpec], base_dir: Path, api_key: str, server: Path) -> None:
+    def __init__(self, specs: Iterable[NodeSpec], base_dir: Path, api_key: str, server: Path,
+                 server_args: Iterable[str] = ()) -> None:
         self.specs = tuple(specs)
         self.base_dir = base_dir
         self.api_key = api_key
         self.server = server
+        self.server_args = tuple(server_args)  # more typesense-server flags, e.g. --snapshot-interval-seconds=600
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
 
     @classmethod
     def start(cls, n_nodes: int, base_dir: Path, api_key: str, base_port: int = 8108,
-              timeout_s: float = START_TIMEOUT_S) -> LocalCluster:
+              timeout_s: float = START_TIMEOUT_S, server_args: Iterable[str] = ()) -> LocalCluster:
         """Start `n_nodes` nodes and wait until all are healthy under one leader.
 
         API ports are `base_port`, `base_port`+1, … and peering ports follow them; when any is busy
@@ -87,12 +89,37 @@ class LocalCluster:
             tmp = base_dir / f"{NODES_FILE}.tmp"
             tmp.write_text(",".join(s.peer for s in specs) + "\n")
             os.replace(tmp, base_dir / NODES_FILE)
-        cluster = cls(specs, base_dir, api_key, server)
+        cluster = cls(specs, base_dir, api_key, server, server_args)
         try:
             for spec in specs:
                 cluster.start_node(spec.index, wait=False)
             cluster.wait_ready(timeout_s)
         except BaseException:  # Ctrl-C included: never leave nodes behind
+            cluster.stop()
+            raise
+        return cluster
+
+    @classmethod
+    def rejoin(cls, base_dir: Path, index: int, api_key: str, timeout_s: float = START_TIMEOUT_S,
+               server_args: Iterable[str] = ()) -> LocalCluster:
+        """Start node `index` of the cluster kept in `base_dir` while the others run, and wait until it
+        has caught up with the leader (not merely healthy: a rejoining node says ok while it replays)."""
+        base_dir = Path(base_dir).resolve()
+        specs = read_nodes_file(base_dir)
+        if not specs:
+            raise ClusterError(f"no cluster in {base_dir} (no {NODES_FILE} file): start one with `kb cluster start`")
+        if not 0 <= index < len(specs):
+            raise ClusterError(f"the cluster in {base_dir} has nodes 0 to {len(specs) - 1}, not {index}")
+        spec = specs[index]
+        busy = [p for p in (spec.api_port, spec.peering_port) if not port_is_free(p)]
+        if busy:
+            raise ClusterError(f"node {index}'s ports {', '.join(map(str, busy))} are busy: is it already running? "
+                               f"(`kb cluster status --dir {base_dir}`)")
+        cluster = cls(specs, base_dir, api_key, binary(), server_args)
+        try:
+            cluster.start_node(index, wait=False)
+            cluster.wait_caught_up(index, timeout_s)
+        except BaseException:
             cluster.stop()
             raise
         return cluster
@@ -123,11 +150,13 @@ class LocalCluster:
             raise ClusterError(f"node {i} is already running")
         spec = self.specs[i]
         spec.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [str(self.server), f"--data-dir={spec.data_dir}", f"--api-key={self.api_key}",
+        args = [str(self.server), f"--data-dir={spec.data_dir}",
                 f"--api-address={HOST}", f"--api-port={spec.api_port}", f"--peering-address={HOST}",
-                f"--peering-port={spec.peering_port}", f"--nodes={self.base_dir / NODES_FILE}"]
-        # typesense-server reads TYPESENSE_<FLAG> variables too: none may change these nodes
+                f"--peering-port={spec.peering_port}", f"--nodes={self.base_dir / NODES_FILE}", *self.server_args]
+        # typesense-server reads TYPESENSE_<FLAG> variables too: none from outside may change these nodes,
+        # and the key goes there, not on the command line (which `ps` shows to every user)
         env = {k: v for k, v in os.environ.items() if not k.startswith("TYPESENSE_")}
+        env["TYPESENSE_API_KEY"] = self.api_key
         with spec.log_file.open("ab") as log:
             log.write(f"\n{LOG_MARK}: starting node {i} at {time.strftime('%Y-%m-%d %H:%M:%S')}: "
                       f"{spec.url}, peering {spec.peering_port}\n".encode())
@@ -170,11 +199,24 @@ class LocalCluster:
                 p.wait()
 
     def status_of(self, i: int) -> NodeStatus:
-        """Node `i`'s health and role (unhealthy with no role when it is not running)."""
+        """Node `i`'s health and role (unhealthy with no role when this object does not run it and it does not answer)."""
         spec = self.specs[i]
-        if not self.is_running(i):
+        if i in self._procs and not self.is_running(i):
             return NodeStatus(i, spec.url, False, None)
         return node_status(spec.url, self.api_key, i)
+
+    def wait_caught_up(self, i: int, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Wait until node `i` is healthy and has committed and applied what the leader had committed."""
+
+        def caught_up() -> bool:
+            states = self.status()
+            leaders = [s for s in states if s.role == "LEADER"]
+            if len(leaders) != 1 or leaders[0].committed is None:
+                return False
+            # asked again after the leader, so that writes landing meanwhile never make it look behind
+            return self.status_of(i).caught_up(leaders[0].committed)
+
+        self._wait(caught_up, timeout_s, f"node {i} to catch up with the leader", [i])
 
     def status(self) -> list[NodeStatus]:
         """Every node's health and role."""
@@ -186,9 +228,11 @@ class LocalCluster:
         return leaders[0] if len(leaders) == 1 else None
 
     def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> int:
-        """Wait until every running node is healthy and one is the leader; return the leader's index.
+        """Wait until one node is the leader and every running node is healthy and caught up with it;
+        return the leader's index.
 
-        A follower stays healthy for a while after its leader dies, so health alone never means writable.
+        A follower stays healthy for a while after its leader dies, so health alone never means writable;
+        and a rejoining node is healthy while it replays, so health alone never means up to date.
         """
         running = [i for i in range(len(self.specs)) if self.is_running(i)]
         if not running:
@@ -197,9 +241,13 @@ class LocalCluster:
 
         def ready() -> bool:
             states = self.status()
-            leaders = [s.index for s in states if s.role == "LEADER"]
-            found[:] = leaders
-            return len(leaders) == 1 and all(states[i].healthy for i in running)
+            leaders = [s for s in states if s.role == "LEADER"]
+            found[:] = [s.index for s in leaders]
+            committed = leaders[0].committed if len(leaders) == 1 else None
+            if committed is None:
+                return False
+            return all((states[i] if i == leaders[0].index else self.status_of(i)).caught_up(committed)
+                       for i in running)
 
         self._wait(ready, timeout_s, "every node to be healthy under one leader", running)
         return found[0]

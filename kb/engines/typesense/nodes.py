@@ -27,7 +27,8 @@ from kb.errors import ClusterError
 
 HOST = "127.0.0.1"
 NODES_FILE = "nodes"  # Typesense's --nodes file: "127.0.0.1:PEERING:API,..."
-START_TIMEOUT_S = 90.0  # 3 nodes elect a leader in ~12 s on an idle machine
+START_TIMEOUT_S = 300.0  # 3 nodes elect a leader in ~12 s idle; a restart that reloads a site-sized index took 86 s
+KEY_FILE = "api-key"  # the cluster folder's admin key (mode 0600), for `kb cluster` and KB_TYPESENSE_API_KEY_FILE
 STOP_TIMEOUT_S = 10.0  # SIGTERM takes ~2 s; a node with unreplicated writes never exits on it
 POLL_S = 0.1
 LOG_MARK = "=== kb.cluster"  # starts the line kb writes to a node's log before each start
@@ -60,17 +61,30 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class NodeStatus:
-    """What one node says about itself: `/health`, and its Raft role from `/status`."""
+    """What one node says about itself: `/health`, and from `/status` (with the API key) its Raft
+    role, the last log entry it knows committed, and the writes it has yet to apply."""
 
     index: int
     url: str
     healthy: bool
     role: str | None  # "LEADER", "FOLLOWER", "CANDIDATE"…; None when the node does not answer
+    committed: int | None = None
+    queued: int | None = None
 
-    def line(self) -> str:
-        """One line for a terminal: `node 0  http://127.0.0.1:8108  healthy  LEADER`."""
+    def line(self, leader_committed: int | None = None) -> str:
+        """One line for a terminal: `node 0  http://127.0.0.1:8108  healthy  LEADER  committed 120  queued 0`."""
         state = "healthy" if self.healthy else ("not ready" if self.role else "down")
-        return f"node {self.index}  {self.url}  {state}  {self.role or '-'}"
+        out = f"node {self.index}  {self.url}  {state}  {self.role or '-'}"
+        if self.committed is not None:
+            out += f"  committed {self.committed}  queued {self.queued}"
+            if leader_committed is not None:
+                out += f"  behind {max(0, leader_committed - self.committed)}"
+        return out
+
+    def caught_up(self, leader_committed: int) -> bool:
+        """Healthy, has everything the leader had committed when asked, and nothing left to apply."""
+        return (self.healthy and self.committed is not None and self.committed >= leader_committed
+                and self.queued == 0)
 
 
 def binary() -> Path:
@@ -154,7 +168,28 @@ def node_status(url: str, api_key: str | None, index: int = 0, timeout_s: float 
     health = _get_json(f"{url}/health", timeout_s=timeout_s)
     status = _get_json(f"{url}/status", api_key, timeout_s) if api_key and health is not None else None
     role = status.get("state") if status else None
-    return NodeStatus(index, url, bool(health and health.get("ok") is True), role if isinstance(role, str) else None)
+    committed, queued = (status or {}).get("committed_index"), (status or {}).get("queued_writes")
+    return NodeStatus(index, url, bool(health and health.get("ok") is True), role if isinstance(role, str) else None,
+                      committed if isinstance(committed, int) else None, queued if isinstance(queued, int) else None)
+
+
+def write_key(base_dir: Path, api_key: str) -> Path:
+    """Keep the cluster's admin key in `base_dir/api-key`, readable by its owner only."""
+    path = base_dir / KEY_FILE
+    tmp = base_dir / f"{KEY_FILE}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(api_key + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_key(base_dir: Path) -> str | None:
+    """The key kept in `base_dir/api-key`, if any."""
+    try:
+        return (base_dir / KEY_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def read_nodes_file(base_dir: Path) -> list[NodeSpec]:
