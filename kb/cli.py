@@ -8,6 +8,7 @@ folder; all of them are imported only when they run, so `kb --help` and `kb sear
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -204,9 +205,10 @@ def eval_cmd(ctx: click.Context, dataset: Path, split: str, as_json: bool, index
 
     try:
         queries, qrels = load_dataset(dataset, split)
-        with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
+        with contextlib.ExitStack() as stack:
             # a throwaway index, never the site's: an evaluation must not replace what readers search
-            settings = _settings(ctx, index_dir=index_dir) if index_dir else scratch(_settings(ctx), Path(tmp))
+            settings = _settings(ctx, index_dir=index_dir) if index_dir else stack.enter_context(
+                scratch(_settings(ctx), Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kb-eval-")))))
             source = corpus or dataset / "corpus.jsonl"
             if not source.exists():
                 raise click.UsageError(f"{source} not found: give the pages to index with --corpus")

@@ -282,11 +282,15 @@ def test_kb_commands_run_on_typesense(tmp_path: Path, typesense_nodes: tuple[str
     assert found.exit_code == 0 and orjson.loads(found.output)["hits"][0]["article_id"].endswith("pump-therapy.html")
     judged = runner.invoke(cli, ["eval", str(JUDGED), "--corpus", str(EXAMPLES), "--json"], catch_exceptions=False)
     assert judged.exit_code == 0 and orjson.loads(judged.output)["ndcg@10"] > 0.85
+    again = runner.invoke(cli, ["eval", str(JUDGED), "--corpus", str(EXAMPLES), "--json"], catch_exceptions=False)
+    assert orjson.loads(again.output) == orjson.loads(judged.output)  # a fresh collection: no leftovers scored
+    from kb.engines.typesense import client as tc
+
+    admin = tc.client(Settings(typesense_nodes=typesense_nodes, typesense_api_key=API_KEY))
+    assert not [c["name"] for c in admin.collections.retrieve() if "-eval-" in c["name"]]  # each run drops its own
     bad = CliRunner(env={**env, "KB_TYPESENSE_API_KEY": ""}).invoke(cli, ["search", "x"])
     assert bad.exit_code != 0 and "KB_TYPESENSE_API_KEY" in bad.output
     # a search-only key, as web hosts should have: searches answer, writes are refused in one line
-    from kb.engines.typesense import client as tc
-
     key = tc.client(Settings(typesense_nodes=typesense_nodes, typesense_api_key=API_KEY)).keys.create(
         {"description": "readers", "actions": ["documents:search", "documents:export", "documents:get"],
          "collections": ["cli.*"]})["value"]

@@ -7,6 +7,9 @@ Engines are imported on first use, so a Whoosh site never loads the Typesense cl
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kb.config import Settings
@@ -57,10 +60,19 @@ def describe(settings: Settings) -> str:
     return str(settings.index_dir)
 
 
-def scratch(settings: Settings, folder: Path) -> Settings:
-    """Settings for a throwaway index (`kb eval`) that can never replace the one readers search:
-    an index in `folder`, or a collection of its own on the same cluster."""
+@contextmanager
+def scratch(settings: Settings, folder: Path) -> Iterator[Settings]:
+    """Settings for a throwaway index (`kb eval`) that can never replace the one readers search,
+    dropped on exit: an index in `folder`, or collections of its own on the same cluster, named
+    afresh for every run (a second run never scores on top of a first one's leftovers)."""
     check(settings)
     if settings.backend == "typesense":
-        return settings.with_(typesense_collection=f"{settings.typesense_collection}-eval")
-    return settings.with_(index_dir=folder / "index")
+        from kb.engines.typesense.writer import drop_all
+
+        own = settings.with_(typesense_collection=f"{settings.typesense_collection}-eval-{secrets.token_hex(4)}")
+        try:
+            yield own
+        finally:
+            drop_all(own)
+        return
+    yield settings.with_(index_dir=folder / "index")
