@@ -318,3 +318,74 @@ def test_a_cluster_that_stops_answering_gives_503_and_a_message_not_a_traceback(
         assert client.get("/healthz").status_code == 503
         page = client.get("/search?q=baclofen")
         assert page.status_code == 503 and b"Traceback" not in page.data
+
+
+def test_a_crash_mid_commit_shows_readers_nothing_and_the_next_writer_undoes_it(
+        tmp_path: Path, typesense_nodes: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.engines.typesense.writer import TypesenseStore
+
+    pages, s = _fresh_site(tmp_path, "typesense", typesense_nodes, "midcommit")
+    index_paths([pages], s, full=True)
+    kb = KnowledgeBase.open(settings=s)
+    before = {q: [(h.article_id, h.anchor) for h in kb.search(q).hits] for q in ("tizanidine liver", "baclofen")}
+    robaxin = next(pages.rglob("*robaxin*"))
+    robaxin.write_text(robaxin.read_text(encoding="utf-8").replace("<p>Methocarbamol is", "<p>Zorblax. Methocarbamol is",
+                                                                   1), encoding="utf-8")
+    gone = next(pages.rglob("*fibromyalgia*"))
+    gone.unlink()
+
+    def killed(self: TypesenseStore) -> None:
+        raise KeyboardInterrupt  # dies with the new versions written and the old ones ended, before the state
+
+    with monkeypatch.context() as m:
+        m.setattr(TypesenseStore, "_publish", killed)
+        with pytest.raises(KeyboardInterrupt):
+            index_paths([pages], s)
+    fresh = KnowledgeBase.open(settings=s)
+    for reader in (kb, fresh):  # the generation readers see is exactly as it was
+        assert reader.search("zorblax").total == 0
+        assert {q: [(h.article_id, h.anchor) for h in reader.search(q).hits] for q in before} == before
+        assert reader.stats() == {"articles": 14, "sections": 148}
+    summary = index_paths([pages], s)  # undoes what the crash left, then does the work again
+    assert (summary.updated, summary.removed) == (1, 1)
+    assert kb.search("zorblax").total == 1 and kb.stats()["articles"] == 13
+    assert all("fibromyalgia" not in h.article_id for h in kb.search("fibromyalgia").hits)
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_ended_versions_are_deleted_after_the_grace_period_and_spelling_follows_edits(
+        fold: bool, tmp_path: Path, typesense_nodes: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.engines.typesense import client as tc
+    from kb.engines.typesense import meta
+
+    monkeypatch.setattr(meta, "GRACE_S", 0.0)  # no reader to wait for
+    if fold:  # fold the vocabulary deltas into the whole at every commit
+        monkeypatch.setattr(meta, "FOLD_MIN_BYTES", 0)
+        monkeypatch.setattr(meta, "FOLD_SHARE", 10**9)
+    s = _settings("typesense", tmp_path, typesense_nodes, f"grace{int(fold)}")
+    index_paths([EXAMPLES], s, full=True)
+    client = tc.client(s)
+    state = client.collections[tc.meta_name(s)].documents[tc.STATE].retrieve()
+    count = client.collections[state["collection"]].retrieve()["num_documents"]
+    ing = Ingestor(s)
+    words = ["flibbertine", "quozzamide", "zantoride", "mevlokine", "drabbicort", "plenzatide"]
+
+    def page(word: str) -> bytes:
+        return (f"<html><head><title>{word.title()} note</title></head><body><h1>{word.title()} note</h1>"
+                f"<p>{word.title()} is made up for this test.</p><h2>Dose</h2><p>Take {word} daily.</p>"
+                "</body></html>").encode()
+
+    for word in words:
+        ing.put(page(word), article_id=f"note-{word}")
+    for _ in range(4):  # the same article again and again: each edit ends the versions of the one before
+        ing.put(page(words[0]), article_id=f"note-{words[0]}")
+    state = client.collections[tc.meta_name(s)].documents[tc.STATE].retrieve()
+    # 2 sections per note, plus at most the versions the last edit ended
+    assert client.collections[state["collection"]].retrieve()["num_documents"] <= count + 2 * len(words) + 2
+    deltas = client.collections[tc.meta_name(s)].documents.search(
+        {"q": "*", "filter_by": f"kind:=`vocabd:{state['collection']}`", "per_page": 0})["found"]
+    assert deltas == (0 if fold else len(words) + 4)
+    kb = KnowledgeBase.open(settings=s)
+    for word in words:  # every edit's words reached the spelling vocabulary, folded or not
+        typo = word[:-2] + word[-1] + word[-2]
+        assert kb.search(typo).corrected_query == word, word

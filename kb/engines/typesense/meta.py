@@ -23,6 +23,7 @@ from kb.engines.typesense import client as tc
 LAYOUT = 2  # the document layout of this module and `client`; another one means a full rebuild
 HISTORY = 64  # recent commits whose times the state keeps (to know when old versions can go)
 FOLD_MIN_BYTES = 16_384  # deltas smaller than this are never folded
+FOLD_SHARE = 4  # deltas are folded when they outgrow 1/FOLD_SHARE of the vocabulary
 GRACE_S = 30.0  # how long a commit keeps the versions it ended: readers use a generation ~1 s past the next
 
 
@@ -141,11 +142,16 @@ def vocabulary_documents(collection: str, generation: int, stored: Vocabulary, n
     if not delta:
         return [], False
     data = tc.dumps(delta)
-    if stored.delta_bytes + len(data) > max(FOLD_MIN_BYTES, stored.base_bytes // 4):
+    if stored.delta_bytes + len(data) > max(FOLD_MIN_BYTES, stored.base_bytes // FOLD_SHARE):
         return [{"id": f"vocab:{collection}", "kind": f"vocab:{collection}", "upto": generation,
                  "data": tc.dumps(dict(now))}], True
-    return [{"id": f"vocab:{collection}:{generation}", "kind": f"vocabd:{collection}", "generation": generation,
+    return [{"id": delta_id(collection, generation), "kind": f"vocabd:{collection}", "generation": generation,
              "data": data}], False
+
+
+def delta_id(collection: str, generation: int) -> str:
+    """The id of the vocabulary delta of one commit."""
+    return f"vocab:{collection}:{generation}"
 
 
 def base_vocabulary(collection: str, generation: int, counts: Mapping[str, int]) -> dict[str, Any]:

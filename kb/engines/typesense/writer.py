@@ -76,8 +76,8 @@ class TypesenseStore:
             # the same for the sections collection: rewrite its marker (the live generation, or an
             # unfinished commit's, which `_recover` undoes)
             tc.import_documents(client, state.collection, [tc.commit_marker(state.generation)], "upsert")
-            _recover(client, reader, state)
-            vocab = tm.read_vocabulary(reader, meta, state.collection)
+            _recover(client, reader, meta, state)
+            vocab = tm.read_vocabulary(reader, meta, state.collection, state.generation)
             manifest = Manifest(tm.read_manifest(reader, meta, state.collection), dict(vocab.counts))
             return cls(settings, client, reader, state, state.collection, False, manifest, vocab)
         name = f"{settings.typesense_collection}-{int(time.time() * 1000)}"
@@ -130,15 +130,16 @@ class TypesenseStore:
                             "upsert")
         self._flush()
         self._retire()
-        tc.import_documents(self.client, self.meta,
-                            tm.source_documents(self.collection, {k: m.files[k] for k in m.touched if k in m.files}),
-                            "upsert")
-        tm.delete_sources(self.client, self.meta, self.collection, [k for k in m.touched if k not in m.files])
         docs, fold = tm.vocabulary_documents(self.collection, self.generation, self.vocab, m.vocab)
         tc.import_documents(self.client, self.meta, docs, "upsert")
         if fold:
             tm.delete_deltas(self.client, self.meta, self.collection)
         self._publish()
+        # only now the touched sources' real hashes: a crash before this costs a re-parse of them
+        tc.import_documents(self.client, self.meta,
+                            tm.source_documents(self.collection, {k: m.files[k] for k in m.touched if k in m.files}),
+                            "upsert")
+        tm.delete_sources(self.client, self.meta, self.collection, [k for k in m.touched if k not in m.files])
 
     def _publish(self) -> None:
         """The marker, then the state: the new generation goes live."""
@@ -203,10 +204,14 @@ def drop_all(settings: Settings) -> None:
                     client.collections[name].delete()
 
 
-def _recover(client: Any, reader: Any, state: tm.LiveState) -> None:
-    """Undo what an unfinished commit left: versions from after the live generation, and the
-    visibility it ended of the live generation's versions."""
+def _recover(client: Any, reader: Any, meta: str, state: tm.LiveState) -> None:
+    """Undo what an unfinished commit left: versions from after the live generation, the
+    visibility it ended of the live generation's versions, its vocabulary delta."""
+    import typesense.exceptions as te
+
     live, coll = state.generation, state.collection
+    with contextlib.suppress(te.ObjectNotFound):
+        client.collections[meta].documents[tm.delta_id(coll, live + 1)].delete()
     if tc.export_rows(reader, coll, {"filter_by": f"gen_from:>{live}", "include_fields": "id"}):
         client.collections[coll].documents.delete({"filter_by": f"gen_from:>{live}"})
     ended = tc.export_rows(reader, coll, {"filter_by": f"gen_to:>{live} && gen_to:<{tc.FOREVER}",
