@@ -356,7 +356,9 @@ def _follower_comes_back(cluster: Any, tmp: Path, config: pytest.Config, edits_w
             time.sleep(1.0)
             cluster.kill_node(follower)
             for k in range(1, edits_while_down + 1):  # writes it will have to catch up on
-                assert _http("PUT", f"{base}/api/articles/{ROTATING}", _version(k))[0] == 200
+                if k == edits_while_down // 2:  # and a new collection: its old one must never answer
+                    index_paths([EXAMPLES], s, full=True)
+                assert _http("PUT", f"{base}/api/articles/{ROTATING}", _version(k))[0] in (200, 201)
             began = time.monotonic()
             proc = _kb_command("cluster", "start", "--dir", str(cluster.base_dir), "--node", str(follower))
             try:
@@ -374,7 +376,8 @@ def _follower_comes_back(cluster: Any, tmp: Path, config: pytest.Config, edits_w
             finally:
                 proc.send_signal(signal.SIGTERM)
                 _out, err = proc.communicate(timeout=30)
-    _tell(config, f"[scale-out] follower {follower} killed, {edits_while_down} edits while down, restarted with "
+    _tell(config, f"[scale-out] follower {follower} killed, {edits_while_down} edits and a full rebuild while down, "
+                  f"restarted with "
                   f"`kb cluster start --node {follower}`: same top results as the leader after "
                   f"{same_at if same_at is None else round(same_at, 1)} s; {seen.searches} searches meanwhile, "
                   f"{len(seen.wrong)} wrong hits, {len(seen.errors)} 5xx/errors")
