@@ -8,7 +8,7 @@ into the repository, the pages land in the git-ignored `benchmarks/out/realpages
   it gives both the body truth and the title truth. Read from the `page-signal-master/` folder of
   j-szulc/html-cleaning-dataset-merged @ 46e01a04b47051838a228bf23631430b2c9de375.
 - Dragnet (Peters & Lecocq 2013; news and blog pages, human-cleaned article text, the comments
-  after the `!@#$%^&*() COMMENTS` mark): body truth only. Read from `dragnet_data/` of the same
+  after the `!@#$%^&*()  COMMENTS` mark dropped): body truth only. Read from `dragnet_data/` of the same
   snapshot; a deterministic sample of 400 of its 1,382 pages.
 
 Held out, never read: that snapshot's `readability/` folder (mozilla/readability's test pages)
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ COMMIT = "46e01a04b47051838a228bf23631430b2c9de375"
 OUT = Path(__file__).parent / "out" / "realpages"
 DRAGNET_SAMPLE = 400
 MIN_TRUTH_WORDS = 30
-COMMENTS_MARK = "!@#$%^&*() COMMENTS"
+COMMENTS_MARK = re.compile(r"!@#\$%\^&\*\(\)\s+COMMENTS")
 
 
 def _git(*args: str) -> bytes:
@@ -63,7 +64,10 @@ def _l3s_truth(gold: bytes) -> tuple[str, str]:
     def spans(cls: str) -> list[str]:
         out = []
         for el in doc.iter("span"):
-            if cls in (el.get("class") or "").split():
+            # Annotated spans nest: only the outermost one of a kind is read, once.
+            if cls in (el.get("class") or "").split() and not any(
+                cls in (a.get("class") or "").split() for a in el.iterancestors("span")
+            ):
                 out.append(_norm(el.text_content()))
         return [t for t in out if t]
     # The first headline block is the title; annotators also marked decks and repeats as headline.
@@ -96,7 +100,7 @@ def build() -> dict[str, int]:
         if counts["dragnet"] >= DRAGNET_SAMPLE:
             break
         stem = Path(path).stem
-        text = _show(path).decode("utf-8", "replace").split(COMMENTS_MARK)[0]
+        text = COMMENTS_MARK.split(_show(path).decode("utf-8", "replace"))[0]
         try:
             page = _show(f"dragnet_data/input/{stem}.html")
         except subprocess.CalledProcessError:
