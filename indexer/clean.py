@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,7 +19,7 @@ from bs4.element import NavigableString, PageElement, Tag
 
 from indexer.anchors import browser_url
 from indexer.selectors import SelectorSet
-from indexer.text import NO_TEXT_TAGS
+from indexer.element_text import NO_TEXT_TAGS
 
 REMOVE_RULES: tuple[str, ...] = (
     # Never text: code, media, embedded documents and form controls.
@@ -245,15 +246,19 @@ class Cleaner:
         return True
 
 
-def in_page_chrome(el: Tag, max_depth: int = 100) -> bool:
+def in_page_chrome(el: Tag, max_depth: int = 100, spare: AbstractSet[int] = frozenset()) -> bool:
     """Whether `el` sits in page chrome (sidebar, navigation, banner, comments, related posts).
 
     Narrower than the removal rules, which also drop `.widget` and friends that some
-    platforms (Blogger) wrap around the article itself.
+    platforms (Blogger) wrap around the article itself. Elements whose `id()` is in `spare`
+    (those holding most of the page's text) are never chrome, whatever their names say.
     """
     node: Tag | None = el
     while node is not None and max_depth > 0 and node.name not in ("body", "[document]"):
         max_depth -= 1
+        if spare and id(node) in spare:
+            node = node.parent
+            continue
         if node.name in _CHROME_TAGS or node.get("role") in _CHROME_ROLES:
             return True
         if node.attrs and _CHROME_NAMES.search(f"{node.get('id') or ''} {class_text(node)}"):

@@ -19,7 +19,7 @@ from bs4.element import NavigableString, PageElement, Tag
 from indexer import faq
 from indexer.clean import LABEL_BOX_TAGS, RELATED_LABEL, Cleaner, Link, box_links, label_box_links, links_only
 from indexer.outline import Draft, finish, merge_linked_faq
-from indexer.text import BLOCK_TAGS, INVISIBLE, NO_TEXT_TAGS, element_text
+from indexer.element_text import BLOCK_TAGS, INVISIBLE, NO_TEXT_TAGS, element_text
 from kb.models import Section
 
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -66,6 +66,7 @@ class _Walker:
         levels: frozenset[int],
         cleaner: Cleaner,
         skip: set[int],
+        spare: set[int],
     ) -> None:
         self.title = title
         self.title_el = title_el
@@ -74,6 +75,7 @@ class _Walker:
         self.cleaner = cleaner
         self.is_related, self.removed = cleaner.matchers()  # bound once: called for every element
         self.skip = skip  # id()s of elements not to enter
+        self.spare = spare  # id()s of elements no rule removes: they hold most of the page's text
         self.lead = Draft(title, (), "lead", 0, "", False)
         self.drafts = [self.lead]
         self.stack: list[Draft] = []  # open heading sections, outermost first
@@ -208,13 +210,14 @@ class _Walker:
         if node is self.title_el:
             self.title_reached()
             return -1
-        if node.attrs and self.is_related(node):
+        if node.attrs and self.is_related(node) and id(node) not in self.spare:
             self.add_related(box_links(node, self.url))
             return -1
         if name in LABEL_BOX_TAGS and (links := label_box_links(node, self.url)) is not None:
             self.add_related(links)
             return -1
-        if self.removed(node) and (name not in _EXCEPTIONS or self.cleaner.removes(node)):
+        if (self.removed(node) and (name not in _EXCEPTIONS or self.cleaner.removes(node))
+                and id(node) not in self.spare):
             return -1
         if name in _HEADINGS:
             self.heading(node)
@@ -330,11 +333,13 @@ def split_sections(
     cleaner: Cleaner,
     skip: set[int],
     page_ids: set[str],
+    spare: set[int] | None = None,
     linked_faq: tuple[tuple[str, str], ...] = (),
 ) -> Split:
     """Walk the content container once and return its sections and related links."""
     walker = _Walker(
-        title=title, title_el=title_el, url=url, levels=frozenset(split_levels), cleaner=cleaner, skip=skip
+        title=title, title_el=title_el, url=url, levels=frozenset(split_levels), cleaner=cleaner, skip=skip,
+        spare=spare or set(),
     )
     walker.run(container)
     merge_linked_faq(walker.drafts, linked_faq)
