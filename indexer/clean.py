@@ -18,8 +18,8 @@ from functools import lru_cache
 from bs4.element import NavigableString, PageElement, Tag
 
 from indexer.anchors import browser_url
-from indexer.selectors import SelectorSet
 from indexer.element_text import NO_TEXT_TAGS
+from indexer.selectors import SelectorSet
 
 REMOVE_RULES: tuple[str, ...] = (
     # Never text: code, media, embedded documents and form controls.

@@ -18,8 +18,8 @@ from bs4 import BeautifulSoup, Tag
 
 from indexer.anchors import browser_url
 from indexer.clean import class_text, in_page_chrome
-from indexer.jsonld import LinkedData, read_linked_data
 from indexer.element_text import element_text, norm
+from indexer.jsonld import LinkedData, read_linked_data
 
 # Containers of the article text, most specific first: (tier, how it is recognised).
 CONTENT_CLASSES = frozenset({

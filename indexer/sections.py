@@ -18,8 +18,8 @@ from bs4.element import NavigableString, PageElement, Tag
 
 from indexer import faq
 from indexer.clean import LABEL_BOX_TAGS, RELATED_LABEL, Cleaner, Link, box_links, label_box_links, links_only
-from indexer.outline import Draft, finish, merge_linked_faq
 from indexer.element_text import BLOCK_TAGS, INVISIBLE, NO_TEXT_TAGS, element_text
+from indexer.outline import Draft, finish, merge_linked_faq
 from kb.models import Section
 
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
