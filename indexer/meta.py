@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import quote, unquote, urlsplit
@@ -55,7 +56,15 @@ class PageScan:
     rel_links: list[Tag] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     candidates: list[tuple[int, Tag]] = field(default_factory=list)
+    link_hosts: Counter[str] = field(default_factory=Counter)  # hosts the page's absolute links name
     body: Tag | None = None
+
+    def home_host(self, url: str) -> str:
+        """The site's host: the page URL's, else the one its absolute links name most."""
+        host = urlsplit(url).netloc.lower()
+        if host or not self.link_hosts:
+            return host
+        return self.link_hosts.most_common(1)[0][0]
 
     def meta(self, *keys: str) -> str:
         """The first non-empty content among these meta names/properties."""
@@ -93,6 +102,9 @@ def scan(soup: BeautifulSoup) -> PageScan:
             if isinstance(key, str) and isinstance(content, str):
                 page.metas.setdefault(key.strip().lower(), []).append(content)
         elif name == "a":
+            href = attrs.get("href")
+            if isinstance(href, str) and "//" in href:
+                page.link_hosts[urlsplit(href.strip()).netloc.lower()] += 1
             rel = attrs.get("rel")
             if rel and ("tag" in rel or "category" in rel):
                 page.rel_links.append(el)

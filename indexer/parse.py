@@ -100,6 +100,7 @@ def _parse(text: str, *, source: str, fallback_url: str, settings: Settings) -> 
         cleaner=cleaner,
         skip=cleaner.complex_removals(container) - spare,
         spare=spare,
+        host=page.home_host(meta.url),
         page_ids=page.ids,
         linked_faq=meta.faq,
     )
