@@ -29,6 +29,8 @@ _PROTECT_SHARE = 0.5  # an element holding this share of the page's prose is nev
 _CONTAINED_SHARE = 0.6  # a semantic container inside the densest element must hold this much of it
 _DISJOINT_SHARE = 0.9  # a semantic container beside it must hold about as much prose
 _MIN_MISSING = 200  # characters of prose a semantic container may leave out, whatever the share
+_SIBLING_SHARE = 0.2  # a sibling scoring this share of the container's score continues it (Readability)
+_SIBLING_LINKS = 0.33  # ... unless this much of its text is links
 _STRUCTURAL_CHROME = frozenset({"aside", "nav", "header", "footer", "form"})
 _CHROME_ROLES = frozenset({"complementary", "navigation", "banner", "contentinfo", "search"})
 
@@ -183,3 +185,29 @@ def weigh(candidate: Tag, dense: Tag, measured: Measure) -> bool:
     if _contains(dense, candidate):
         return mine >= theirs * _CONTAINED_SHARE
     return mine >= theirs * _DISJOINT_SHARE
+
+
+def with_continuations(container: Tag, measured: Measure, spare: set[int]) -> list[Tag]:
+    """The container and the sibling blocks that continue its body, in document order.
+
+    A body split over sibling blocks (`div#page1`, `div#page2`; `div.article__body` three times)
+    scores in each block, and the best block alone would lose the rest: a sibling of the same tag
+    and classes that scores a fifth of the container's score, with few links, comes along."""
+    parent = container.parent
+    own = measured.of(container)
+    if parent is None or own.score <= 0:
+        return [container]
+    out: list[Tag] = []
+    for sib in parent.children:
+        if sib is container:
+            out.append(sib)
+            continue
+        if type(sib) is not Tag or id(sib) not in measured.masses:
+            continue
+        m = measured.of(sib)
+        if m.link_density >= _SIBLING_LINKS or in_page_chrome(sib, spare=spare):
+            continue
+        same_kind = sib.name == container.name and sib.get("class") == container.get("class")
+        if same_kind and m.score >= max(own.score * _SIBLING_SHARE, 1.0):
+            out.append(sib)
+    return out

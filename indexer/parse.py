@@ -13,7 +13,7 @@ from dataclasses import replace
 from bs4 import BeautifulSoup, Tag
 
 from indexer.clean import cleaner_for, in_page_chrome
-from indexer.container import Measure, densest, measure, weigh
+from indexer.container import Measure, densest, measure, weigh, with_continuations
 from indexer.decode import binary_reason, decode_html, looks_like_html
 from indexer.meta import TIER_MAIN, PageScan, read_metadata, scan, title_h1
 from indexer.sections import split_sections
@@ -89,16 +89,20 @@ def _parse(text: str, *, source: str, fallback_url: str, settings: Settings) -> 
     spare = measured.protected()
     dense = densest(measured)
     container = _candidate_container(page, measured, dense, spare) or dense or root
+    roots = with_continuations(container, measured, spare) if container is dense else [container]
     heading_el = title_h1(page, container)
     meta = read_metadata(page, container, heading_el, source=source, fallback_url=fallback_url)
+    skip: set[int] = set()
+    for el in roots:
+        skip |= cleaner.complex_removals(el)
     split = split_sections(
-        container,
+        roots,
         title=meta.title or source,
         title_el=heading_el,
         url=meta.url,
         split_levels=tuple(settings.split_levels),
         cleaner=cleaner,
-        skip=cleaner.complex_removals(container) - spare,
+        skip=skip - spare,
         spare=spare,
         host=page.home_host(meta.url),
         page_ids=page.ids,

@@ -11,6 +11,7 @@ The rules for the lead, empty sections and breadcrumbs are in `indexer.outline`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -362,6 +363,9 @@ class _Walker:
                 self.leave(*node)
         if self.cells is not None:
             self.end_row()
+        self.flush()
+
+    def finish(self) -> None:
         self.close_faq()
         self.flush()
 
@@ -375,7 +379,7 @@ class Split:
 
 
 def split_sections(
-    container: Tag,
+    roots: Sequence[Tag],
     *,
     title: str,
     title_el: Tag | None,
@@ -388,11 +392,13 @@ def split_sections(
     host: str = "",
     linked_faq: tuple[tuple[str, str], ...] = (),
 ) -> Split:
-    """Walk the content container once and return its sections and related links."""
+    """Walk the content container (and the blocks that continue it) once: sections and related links."""
     walker = _Walker(
         title=title, title_el=title_el, url=url, host=host, levels=frozenset(split_levels), cleaner=cleaner, skip=skip,
         spare=spare or set(),
     )
-    walker.run(container)
+    for root in roots:
+        walker.run(root)
+    walker.finish()
     merge_linked_faq(walker.drafts, linked_faq)
     return Split(finish(walker.drafts, url, page_ids), tuple(walker.related.values()))
