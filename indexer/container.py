@@ -31,6 +31,9 @@ _DISJOINT_SHARE = 0.9  # a semantic container beside it must hold about as much 
 _MIN_MISSING = 200  # characters of prose a semantic container may leave out, whatever the share
 _SIBLING_SHARE = 0.2  # a sibling scoring this share of the container's score continues it (Readability)
 _SIBLING_LINKS = 0.33  # ... unless this much of its text is links
+_PARAGRAPH_TAGS = frozenset({
+    "p", "pre", "li", "dd", "dt", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption", "caption",
+})  # fmt: skip
 _STRUCTURAL_CHROME = frozenset({"aside", "nav", "header", "footer", "form"})
 _CHROME_ROLES = frozenset({"complementary", "navigation", "banner", "contentinfo", "search"})
 
@@ -146,7 +149,10 @@ def _score_blocks(out: Measure, own: dict[int, list[int]], protected: set[int]) 
         if in_page_chrome(out.elements[key], spare=protected):
             continue
         points = 1 + commas + min((text - links) // 100, 3)
-        node: Tag | None = out.elements[key].parent
+        block = out.elements[key]
+        # A paragraph's score goes to what holds it; a div or cell with text of its own (lines set
+        # with <br>, spans) is itself what holds that text, as if its lines were paragraphs.
+        node: Tag | None = block.parent if block.name in _PARAGRAPH_TAGS else block
         for share in _ANCESTOR_SHARE:
             if node is None or id(node) not in out.masses:
                 break

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import quote, unquote, urlsplit
@@ -241,11 +242,11 @@ def _in_article(el: Tag, scope: Tag | None) -> bool:
     return _inside(el, scope) if scope is not None else not in_page_chrome(el)
 
 
-def title_h1(page: PageScan, container: Tag) -> Tag | None:
+def title_h1(page: PageScan, container: Tag, spare: AbstractSet[int] = frozenset()) -> Tag | None:
     """The article's own `<h1>`: in its `<article>` (or the container), not in page chrome."""
     scope = article_scope(container) or container
     for h1 in page.h1s:
-        if _inside(h1, scope) and element_text(h1) and not in_page_chrome(h1):
+        if _inside(h1, scope) and element_text(h1) and not in_page_chrome(h1, spare=spare):
             return h1
     return None
 
@@ -276,7 +277,8 @@ def _first_date(candidates: list[str]) -> str | None:
 
 
 def read_metadata(
-    page: PageScan, container: Tag, title_el: Tag | None, *, source: str, fallback_url: str
+    page: PageScan, container: Tag, title_el: Tag | None, *, source: str, fallback_url: str,
+    spare: AbstractSet[int] = frozenset(),
 ) -> Metadata:
     """The article's id, title, URL, categories, tags, dates, description and language."""
     ld = read_linked_data(page.ld_blocks)
@@ -292,7 +294,7 @@ def read_metadata(
         doc_title=page.title_tag,
         site_name=site_name,
     )
-    title = choose_title(sources, page.headings, page.h1s)
+    title = choose_title(sources, page.headings, page.h1s, spare)
     categories = [*page.metas.get("article:section", []), *ld.sections]
     tags = [*page.metas.get("article:tag", []), *ld.keywords]
     for a in page.rel_links:

@@ -90,8 +90,8 @@ def _parse(text: str, *, source: str, fallback_url: str, settings: Settings) -> 
     dense = densest(measured)
     container = _candidate_container(page, measured, dense, spare) or dense or root
     roots = with_continuations(container, measured, spare) if container is dense else [container]
-    heading_el = title_h1(page, container)
-    meta = read_metadata(page, container, heading_el, source=source, fallback_url=fallback_url)
+    heading_el = title_h1(page, container, spare)
+    meta = read_metadata(page, container, heading_el, source=source, fallback_url=fallback_url, spare=spare)
     skip: set[int] = set()
     for el in roots:
         skip |= cleaner.complex_removals(el)

@@ -12,6 +12,7 @@ its file name as title.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from bs4 import Tag
@@ -72,7 +73,7 @@ def strip_site_suffix(title: str, site_name: str) -> str:
     return title
 
 
-def title_in_headings(headings: list[Tag], doc_title: str) -> str:
+def title_in_headings(headings: list[Tag], doc_title: str, spare: AbstractSet[int] = frozenset()) -> str:
     """The longest heading (or headline-classed element) whose words the `<title>` holds in order."""
     if not doc_title:
         return ""
@@ -83,23 +84,25 @@ def title_in_headings(headings: list[Tag], doc_title: str) -> str:
         if not text or len(text) > _MAX_HEADLINE or len(text) <= len(best):
             continue
         key = " ".join(words(text))
-        if key.count(" ") >= 1 and f" {key} " in f" {target} " and not in_page_chrome(el):
+        if key.count(" ") >= 1 and f" {key} " in f" {target} " and not in_page_chrome(el, spare=spare):
             best = text
     return best
 
 
-def choose_title(src: TitleSources, headings: list[Tag], h1s: list[Tag]) -> str:
+def choose_title(
+    src: TitleSources, headings: list[Tag], h1s: list[Tag], spare: AbstractSet[int] = frozenset()
+) -> str:
     """The article's title by the precedence above ("" when the page has no title text at all)."""
     reference = src.og_title or src.headline or src.doc_title
     if src.h1 and (src.h1_in_article or not reference or agrees(src.h1, reference)):
         return src.h1
     if src.og_title or src.headline:
         return src.og_title or src.headline
-    found = title_in_headings(headings, src.doc_title)
+    found = title_in_headings(headings, src.doc_title, spare)
     if found:
         return found
     for h1 in h1s:
         text = element_text(h1)
-        if text and not in_page_chrome(h1) and (not src.doc_title or agrees(text, src.doc_title)):
+        if text and not in_page_chrome(h1, spare=spare) and (not src.doc_title or agrees(text, src.doc_title)):
             return text
     return strip_site_suffix(src.doc_title, src.site_name) or src.h1
