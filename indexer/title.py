@@ -23,6 +23,8 @@ from indexer.element_text import element_text
 _TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " -- ", " · ", " :: ", " » ", " / ", " > ", " : ")
 _WORD = re.compile(r"\w+")
 _DOMAIN = re.compile(r"\b[\w-]+\.(?:com|net|org|co\.uk|co|info|biz|news|tv|[a-z]{2})\b", re.I)
+_HEADLINE_WORDS = 4  # a title part this long is the headline ...
+_SITE_WORDS = 4  # ... when every other part is no longer than this
 _AGREEMENT = 0.6  # share of a heading's words the reference title must repeat
 _MAX_HEADLINE = 300  # characters: longer "headline" elements are teasers or bodies
 
@@ -69,7 +71,26 @@ def strip_site_suffix(title: str, site_name: str) -> str:
         if len(parts) > 1:
             kept = [p for p in parts if p and not _DOMAIN.search(p)]
             if kept and len(kept) < len(parts):
-                return sep.join(kept)
+                title = sep.join(kept)
+            break
+    return _headline_part(title)
+
+
+def _headline_part(title: str) -> str:
+    """"Site - A headline of some words" -> the headline: the one part of four words or more.
+
+    Only when the other parts are short (a site or section name), so "Long-term use - a guide"
+    stays whole."""
+    for sep in _TITLE_SEPARATORS:
+        parts = [p.strip() for p in title.split(sep) if p.strip()]
+        if len(parts) < 2:
+            continue
+        sizes = [len(words(p)) for p in parts]
+        best = max(range(len(parts)), key=lambda i: sizes[i])
+        others = [n for i, n in enumerate(sizes) if i != best]
+        if sizes[best] >= _HEADLINE_WORDS and max(others) <= _SITE_WORDS:
+            return parts[best]
+        return title
     return title
 
 
@@ -105,4 +126,13 @@ def choose_title(
         text = element_text(h1)
         if text and not in_page_chrome(h1, spare=spare) and (not src.doc_title or agrees(text, src.doc_title)):
             return text
-    return strip_site_suffix(src.doc_title, src.site_name) or src.h1
+    return strip_site_suffix(src.doc_title, src.site_name) or src.h1 or _first_headline(headings, spare)
+
+
+def _first_headline(headings: list[Tag], spare: AbstractSet[int]) -> str:
+    """Without any title tag or metadata: the first headline-classed element or heading outside chrome."""
+    for el in headings:
+        text = element_text(el)
+        if text and len(text) <= _MAX_HEADLINE and not in_page_chrome(el, spare=spare):
+            return text
+    return ""
