@@ -109,10 +109,12 @@ _PAGE_HEADER = re.compile(r"(?:entry|post|article|page|site)[-_]?header|masthead
 _CHROME_TAGS = frozenset({"aside", "nav"})
 _CHROME_ROLES = frozenset({"complementary", "navigation", "banner", "contentinfo", "search"})
 _CHROME_NAMES = re.compile(
-    r"sidebar|widget-area|comments|related|recent-posts|popular|site-footer|colophon|site-header|"
+    r"sidebar|widget-area|comment(?!ar)|related|recent-posts|popular|site-footer|colophon|site-header|"
     r"masthead|breadcrumb|cookie|newsletter",
     re.I,
 )
+# Readers' comments: never the article, however much of the page they fill.
+COMMENT_NAMES = re.compile(r"comment(?!ar)|disqus|respond", re.I)
 _SKIP_HREF = re.compile(r"\s*(?:#|javascript:|mailto:|tel:|data:)", re.I)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from bs4.element import NavigableString, PageElement, Tag
 
-from indexer.clean import in_page_chrome
+from indexer.clean import COMMENT_NAMES, class_text, in_page_chrome
 from indexer.element_text import BLOCK_TAGS, NO_TEXT_TAGS, is_hidden
 
 _MIN_BLOCK = 25  # characters: shorter blocks say nothing about where the text is
@@ -72,14 +72,17 @@ class Measure:
     def protected(self) -> set[int]:
         """`id()`s of the elements that hold most of the page's prose (a chain of ancestors).
 
-        Only class and id names are overruled: an `<aside>`, `<nav>`, `<header>` or `<footer>`
-        says what it is by its tag, whatever it holds."""
+        Only class and id names are overruled, and not those of comment areas: an `<aside>`,
+        `<nav>`, `<header>` or `<footer>` says what it is by its tag, and a comment list is never
+        the article, whatever they hold."""
         floor = self.total_prose * _PROTECT_SHARE
-        return {
-            k for k, m in self.masses.items()
-            if m.prose >= floor > 0 and self.elements[k].name not in _STRUCTURAL_CHROME
-            and self.elements[k].get("role") not in _CHROME_ROLES
-        }  # fmt: skip
+        return {k for k, m in self.masses.items() if m.prose >= floor > 0 and _may_spare(self.elements[k])}
+
+
+def _may_spare(el: Tag) -> bool:
+    if el.name in _STRUCTURAL_CHROME or el.get("role") in _CHROME_ROLES:
+        return False
+    return not (el.attrs and COMMENT_NAMES.search(f"{el.get('id') or ''} {class_text(el)}"))
 
 
 def _own_block(stack: Sequence[Tag]) -> Tag | None:

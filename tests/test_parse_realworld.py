@@ -207,3 +207,13 @@ def test_blocks_survive_to_dict_and_from_dict() -> None:
     a = parse(doc(f"<article><h1>T</h1><p>{PROSE}</p><ul><li>One</li></ul></article>"))
     again = Article.from_dict(a.to_dict())
     assert again == a and again.sections[0].blocks == a.sections[0].blocks
+
+
+def test_a_comment_list_longer_than_the_post_is_never_the_article() -> None:
+    # Modelled on Dragnet 418 and R935 (blog posts under `ul.comment_list` holding 90 % of the text).
+    comments = "".join(f"<li class='comment'><p>Reader {i} says: {PROSE}</p></li>" for i in range(8))
+    body = (
+        f"<div class='post'><h1>Bridge delayed again</h1><p>{MORE}</p><p>{LAST}</p></div>"
+        f"<ul id='comment_list'>{comments}</ul>"
+    )
+    assert body_text(parse(doc(body))) == f"{MORE}\n{LAST}"
