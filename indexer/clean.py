@@ -35,7 +35,7 @@ REMOVE_RULES: tuple[str, ...] = (
     '[role="contentinfo"]', '[role="complementary"]', '[role="search"]', ".sidebar",
     "#sidebar", ".widget", ".widget-area", ".site-header", ".site-footer", ".menu",
     # Captions and photo credits: they describe a picture, they are not the article's text.
-    "figcaption", ".wp-caption-text", "[class*=caption i]", "[class*=photo-credit i]",
+    "figcaption", ".wp-caption-text", "[class*=photo-credit i]",
     # Tables of contents: Easy TOC, Rank Math, Yoast, LuckyWP, TOC+ and hand-made ones.
     "#toc", ".toc", "[class*=ez-toc]", "[id*=ez-toc]", "#toc_container", ".toc_container",
     "[class*=rank-math-toc]", ".yoast-table-of-contents", ".lwptoc", "[class*=table-of-contents i]",
