@@ -230,6 +230,13 @@ def report(results: dict[str, dict[str, Any]], part: str, classes: bool) -> None
         print(f"{name:18} {statistics.fmean(s.precision for s in sc):6.3f} "
               f"{statistics.fmean(s.recall for s in sc):6.3f} {statistics.fmean(s.f1 for s in sc):6.3f} "
               f"{(sum(titles) / len(titles) if titles else 0):6.3f} {fails:5d} {ms:7.1f}")
+    sources = sorted({page.split("-")[0] for page in next(iter(results.values()))})
+    for src in sources:
+        cells = []
+        for name, rows in results.items():
+            f1 = [r["score"].f1 for page, r in rows.items() if page.startswith(src + "-")]
+            cells.append(f"{name} {statistics.fmean(f1):.3f}")
+        print(f"  F1 on {src} ({len(f1)} pages): " + ", ".join(cells))
     if classes and "kb" in results:
         counts = Counter(loss_class(r) for r in results["kb"].values())
         print("kb's pages by class:", dict(counts.most_common()))

@@ -98,8 +98,10 @@ def inspect(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, root: Pa
     from indexer.sources import HTML_SUFFIXES
 
     settings = _settings(ctx)
-    files = (f for p in paths for f in (sorted(p.rglob("*")) if p.is_dir() else [p])
-             if p.is_file() or (f.suffix.lower() in HTML_SUFFIXES and f.is_file()))
+    # Files named are read whatever their suffix; folders give their .html/.htm files, sorted.
+    files = (f for p in paths for f in (
+        sorted(f for f in p.rglob("*") if f.suffix.lower() in HTML_SUFFIXES and f.is_file())
+        if p.is_dir() else [p]))
 
     def read(file: Path) -> Any:
         rel = file.resolve().relative_to(root.resolve()).as_posix() if root else file.name
