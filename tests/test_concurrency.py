@@ -4,13 +4,12 @@ every answer consistent with one generation. Two writers at once: one waits or i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from stress import ConcurrencyFigures, concurrency_run, tell, two_writers  # noqa: E402
+from support.concurrency import ConcurrencyFigures, concurrency_run, two_writers
+from support.report import tell
 
 
 def check(f: ConcurrencyFigures, config: pytest.Config) -> None:
@@ -44,12 +43,12 @@ def test_searchers_made_after_an_unnoticed_commit_answer_from_one_generation(tmp
     import os
     import threading
 
-    from stress import COMMON, write_site
-
     from indexer.build import index_paths
     from kb.config import Settings
     from kb.engines.whoosh import layout
     from kb.search import KnowledgeBase
+
+    from support.stress_site import COMMON, write_site
 
     site, s = tmp_path / "site", Settings(index_dir=tmp_path / "index", parse_workers=1)
     write_site(site, range(3), lambda i: 1)

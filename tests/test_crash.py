@@ -4,13 +4,12 @@ completes the work. The CI form kills 5 times; `@slow` kills 20; benchmarks/stre
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from stress import CrashFigures, crash_trials, tell  # noqa: E402  (benchmarks/ is a folder of scripts)
+from support.crash import CrashFigures, crash_trials
+from support.report import tell
 
 
 def check(figures: CrashFigures, config: pytest.Config) -> None:
@@ -38,11 +37,12 @@ def test_twenty_sigkills_per_mode(tmp_path: Path, mode: str, pytestconfig: pytes
 
 def test_a_crash_during_the_commit_does_not_strand_a_removed_page(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from stress import observe_all, write_site
     from whoosh.writing import SegmentWriter
 
     from indexer.build import index_paths
     from kb.config import Settings
+
+    from support.stress_site import observe_all, write_site
 
     site, s = tmp_path / "site", Settings(index_dir=tmp_path / "index", parse_workers=1)
     write_site(site, range(3), lambda i: 1)

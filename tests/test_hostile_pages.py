@@ -4,7 +4,6 @@ script from an article reaches the article view or the results page."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +16,11 @@ from kb.config import Settings
 from kb.search import KnowledgeBase
 from web import create_app
 
+from support.hostile_pages import HostileFigures, hostile_pages, index_hostile
+from support.report import tell
+from support.xss import script_problems
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from stress import HostileFigures, hostile_pages, index_hostile, script_problems, tell  # noqa: E402
 
 FUZZED = 20
 

@@ -5,7 +5,6 @@ snippet carries markup other than <mark>. (tests/test_search.py and test_api.py 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ from hypothesis import strategies as st
 
 from kb.search import KnowledgeBase
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from stress import script_problems, tell  # noqa: E402  (benchmarks/ is a folder of scripts)
+from support.report import tell
+from support.xss import script_problems
 
 WHOOSH_BITS = ['"', "'", "(", ")", "[", "]", "{", "}", "*", "?", "~", "^", ":", "-", "+", "!", "\\", "/", "TO",
                "AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "title:", "heading:", "body:", "category:", "tag:",
