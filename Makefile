@@ -19,8 +19,11 @@ setup: $(BIN)/kb
 index: setup
 	$(BIN)/kb index examples/articles --index $(INDEX)
 
+# Ctrl-C reaches make, its shell and kb serve alike: the shell waits for kb serve to stop and
+# exits 0, so make has no failed recipe to report ("*** [run] Interrupt").
 run: index
-	KB_ARTICLES_DIR=examples/articles $(BIN)/kb serve --index $(INDEX) --host $(HOST) --port $(PORT)
+	@echo "Serving http://$(HOST):$(PORT)/ — press Ctrl-C to stop"
+	@trap 'exit 0' INT; KB_ARTICLES_DIR=examples/articles $(BIN)/kb serve --index $(INDEX) --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check kb indexer web tests benchmarks
