@@ -6,7 +6,7 @@ INDEX ?= .kb-index
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run index test lint bench relevance stress clean
+.PHONY: setup run index test test-fast lint bench relevance stress clean
 
 $(BIN)/kb: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,8 +30,13 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+# What CI runs: everything but the long `slow` forms.
 test: lint
 	$(BIN)/pytest -q -m "not slow"
+
+# The core in well under a minute: no Chromium, no Typesense nodes, no reliability runs (kills, load).
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow and not browser and not typesense and not stress"
 
 bench: setup
 	$(BIN)/python benchmarks/perf.py

@@ -20,11 +20,13 @@ def check(f: ConcurrencyFigures, config: pytest.Config) -> None:
     assert f.commits >= 2 and f.full_rebuilds >= 1 and f.versions_seen >= 2 and f.searches > 50
 
 
+@pytest.mark.stress
 def test_readers_see_one_generation_at_a_time_while_a_writer_works(tmp_path: Path,
                                                                     pytestconfig: pytest.Config) -> None:
     check(concurrency_run(tmp_path, seconds=3, threads=3, processes=2), pytestconfig)
 
 
+@pytest.mark.stress
 @pytest.mark.parametrize("lock_timeout_s", [30.0, 0.0])
 def test_two_writers_at_once_one_waits_or_is_told(tmp_path: Path, lock_timeout_s: float,
                                                   pytestconfig: pytest.Config) -> None:
@@ -34,6 +36,7 @@ def test_two_writers_at_once_one_waits_or_is_told(tmp_path: Path, lock_timeout_s
     assert f.failures == [] and f.pairs == f.both_ran + f.one_told == 1
 
 
+@pytest.mark.stress
 @pytest.mark.slow
 def test_readers_stay_consistent_for_twenty_seconds(tmp_path: Path, pytestconfig: pytest.Config) -> None:
     check(concurrency_run(tmp_path, seconds=20, threads=4, processes=2), pytestconfig)

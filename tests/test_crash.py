@@ -23,12 +23,14 @@ def check(figures: CrashFigures, config: pytest.Config) -> None:
     assert figures.survived == figures.kills == figures.completed
 
 
+@pytest.mark.stress
 @pytest.mark.parametrize(("mode", "kills"), [("incremental", 3), ("full", 2)])
 def test_sigkill_leaves_old_or_new_state_and_the_next_run_completes(tmp_path: Path, mode: str, kills: int,
                                                                      pytestconfig: pytest.Config) -> None:
     check(crash_trials(tmp_path, mode, kills, pages=40, seed=kills), pytestconfig)
 
 
+@pytest.mark.stress
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["incremental", "full"])
 def test_twenty_sigkills_per_mode(tmp_path: Path, mode: str, pytestconfig: pytest.Config) -> None:

@@ -22,10 +22,12 @@ def check(f: LoadFigures, config: pytest.Config) -> None:
     assert f.rss_after_mb - f.rss_before_mb < MAX_GROWTH_MB
 
 
+@pytest.mark.stress
 def test_a_short_load_run_has_no_errors_and_no_leak(built_index: Path, pytestconfig: pytest.Config) -> None:
     check(load_run(built_index, seconds=3, workers=4, client_threads=8), pytestconfig)
 
 
+@pytest.mark.stress
 @pytest.mark.slow
 def test_a_longer_load_run_has_no_errors_and_no_leak(built_index: Path, pytestconfig: pytest.Config) -> None:
     check(load_run(built_index, seconds=20, workers=4, client_threads=8), pytestconfig)
