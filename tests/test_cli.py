@@ -7,10 +7,11 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from htmlpages import page, write
 
 from indexer.lock import WriterLock
 from kb.cli import cli
+
+from support.htmlpages import page, write
 
 ROOT = Path(__file__).resolve().parents[1]
 NFCORPUS = ROOT.parent / "shared" / "data" / "nfcorpus"
