@@ -236,6 +236,7 @@ def test_nodes_die_with_the_process_that_started_them(tmp_path: Path) -> None:
             proc.wait()
 
 
+@pytest.mark.typesense
 def test_kb_cluster_keeps_the_key_off_command_lines_and_status_says_what_it_lacks(tmp_path: Path) -> None:
     _require_server()
     from click.testing import CliRunner

@@ -327,6 +327,7 @@ def test_a_cluster_that_stops_answering_gives_503_and_a_message_not_a_traceback(
         assert page.status_code == 503 and b"Traceback" not in page.data
 
 
+@pytest.mark.typesense
 def test_a_crash_mid_commit_shows_readers_nothing_and_the_next_writer_undoes_it(
         tmp_path: Path, typesense_nodes: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
     from kb.engines.typesense.writer import TypesenseStore
@@ -359,6 +360,7 @@ def test_a_crash_mid_commit_shows_readers_nothing_and_the_next_writer_undoes_it(
     assert all("fibromyalgia" not in h.article_id for h in kb.search("fibromyalgia").hits)
 
 
+@pytest.mark.typesense
 @pytest.mark.parametrize("fold", [False, True])
 def test_ended_versions_are_deleted_after_the_grace_period_and_spelling_follows_edits(
         fold: bool, tmp_path: Path, typesense_nodes: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,7 +44,8 @@ QUERIES = ("gabapentin for shingles pain", "quinine night cramps", "baclofen wit
 ROTATING = "rotating-cramps-note"
 EDIT_EVERY_S = 0.25  # as the operator's trial: an admin PUT every 0.25 s
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:typesense")
+pytestmark = [pytest.mark.typesense, pytest.mark.stress,  # real nodes; a reliability suite (RELIABILITY.md)
+              pytest.mark.filterwarnings("ignore::DeprecationWarning:typesense")]
 
 
 @pytest.fixture(scope="module")
