@@ -115,6 +115,19 @@ def test_grouping_by_article(site: Site) -> None:
     assert all(1 <= len(g.hits) <= 3 and all(h.article_id == g.article_id for h in g.hits) for g in page.groups)
 
 
+def test_grouped_facets_count_articles_as_the_total_does(site: Site) -> None:
+    page = site.kb.search("spasticity", group="article")
+    sections = site.kb.search("spasticity")
+    assert page.facets.categories and page.facets.kinds
+    for fv in page.facets.categories[:3]:
+        assert site.kb.search("spasticity", group="article", categories=[fv.value]).total == fv.count, fv
+    for fv in page.facets.kinds:
+        assert site.kb.search("spasticity", group="article", kinds=[fv.value]).total == fv.count, fv
+    by_sections = {fv.value: fv.count for fv in sections.facets.kinds}
+    assert all(fv.count <= by_sections[fv.value] for fv in page.facets.kinds)
+    assert any(fv.count < by_sections[fv.value] for fv in page.facets.kinds)  # sections were counted before
+
+
 def test_articles_related_and_suggestions(site: Site) -> None:
     art = site.kb.article("en/intrathecal-baclofen-pump-therapy.html")
     assert len(art.sections) > 5 and [s.anchor for s in art.sections][0]
