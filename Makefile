@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 INDEX ?= .kb-index
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# axe-core (MPL-2.0) for the browser test's accessibility checks: from npm, pinned in tests/axe/, git-ignored.
+AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: setup run index test lint bench relevance stress clean
+.PHONY: setup run index test lint axe bench relevance stress clean
 
 $(BIN)/kb: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,7 +29,13 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test: lint
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund --silent
+	@touch $(AXE)
+
+axe: $(AXE)
+
+test: lint $(AXE)
 	$(BIN)/pytest -q -m "not slow"
 
 bench: setup
@@ -41,4 +49,4 @@ stress: setup
 	$(BIN)/python benchmarks/stress.py
 
 clean:
-	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache tests/axe/node_modules
