@@ -22,9 +22,42 @@ class RelatedLink:
     url: str
 
 
+BlockKind = Literal["paragraph", "list", "table"]
+BLOCK_KINDS: tuple[BlockKind, ...] = ("paragraph", "list", "table")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of a section's structure: a paragraph, a list or a table.
+
+    `lines` are the section text's lines this block holds, in order (a list's items, a table's
+    rows with cells joined by " | "); a table also keeps its `rows` as cells. Joined with "\n",
+    the lines of a section's blocks are exactly its `text`.
+    """
+
+    kind: BlockKind
+    lines: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The block as JSON-ready data."""
+        d: dict[str, Any] = {"kind": self.kind, "lines": list(self.lines)}
+        if self.rows:
+            d["rows"] = [list(r) for r in self.rows]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Block:
+        """Rebuild a block from `to_dict()` output."""
+        return cls(d["kind"], tuple(d["lines"]), tuple(tuple(r) for r in d.get("rows", ())))
+
+
 @dataclass(frozen=True)
 class Section:
-    """One searchable part of an article: the text under one heading."""
+    """One searchable part of an article: the text under one heading.
+
+    `blocks` is the same text with its structure (paragraphs, lists, tables) for display;
+    `text` is what is indexed. Sections read back from an index may have no blocks."""
 
     anchor: str
     heading: str
@@ -32,11 +65,21 @@ class Section:
     kind: SectionKind
     text: str
     deep_link: str
+    # A view of `text`, so not part of a section's identity: equal texts are equal sections.
+    blocks: tuple[Block, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The section as JSON-ready data."""
-        d = asdict(self)
-        d["breadcrumb"] = list(self.breadcrumb)
+        """The section as JSON-ready data ("blocks" only when it has them: the index keeps none)."""
+        d: dict[str, Any] = {
+            "anchor": self.anchor,
+            "heading": self.heading,
+            "breadcrumb": list(self.breadcrumb),
+            "kind": self.kind,
+            "text": self.text,
+            "deep_link": self.deep_link,
+        }
+        if self.blocks:
+            d["blocks"] = [b.to_dict() for b in self.blocks]
         return d
 
 
@@ -94,6 +137,7 @@ class Article:
                     kind=s["kind"],
                     text=s["text"],
                     deep_link=s["deep_link"],
+                    blocks=tuple(Block.from_dict(b) for b in s.get("blocks", ())),
                 )
                 for s in d.get("sections", ())
             ),
