@@ -20,6 +20,11 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from indexer.session import write_session
+from kb.config import Settings
+from kb.engines.base import write_article
+from kb.models import Article, Block, Section
+
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -28,6 +33,36 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 TIMEOUT_MS = 5_000
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 800}
+
+
+# An article as the parser gives one with structure: a section holding a paragraph, a list and a table.
+STRUCTURED_URL = "https://pharmacy.example/tizanidine-doses/"
+STRUCTURED = Article(
+    article_id="tizanidine-doses", title="Tizanidine doses at a glance", url=STRUCTURED_URL,
+    categories=("Muscle Relaxants",), sections=(
+        Section("lead", "Tizanidine doses at a glance", (), "lead",
+                "How tizanidine is usually started and raised, in one table.", STRUCTURED_URL),
+        Section("dose-steps", "Dose steps", ("Dose steps",), "section",
+                "Before the first dose, check:\nliver tests\nblood pressure\nother medicines\n"
+                "Week | Dose | Times a day\n1 | 2 mg | up to 3\n2 | 4 mg | up to 3\n3 | 6 mg | up to 3\n"
+                "Never take more than 36 mg in 24 hours.",
+                STRUCTURED_URL + "#:~:text=Dose%20steps", blocks=(
+                    Block("paragraph", ("Before the first dose, check:",)),
+                    Block("list", ("liver tests", "blood pressure", "other medicines")),
+                    Block("table", ("Week | Dose | Times a day", "1 | 2 mg | up to 3", "2 | 4 mg | up to 3",
+                                    "3 | 6 mg | up to 3"),
+                          (("Week", "Dose", "Times a day"), ("1", "2 mg", "up to 3"), ("2", "4 mg", "up to 3"),
+                           ("3", "6 mg", "up to 3"))),
+                    Block("paragraph", ("Never take more than 36 mg in 24 hours.",)))),
+    ))
+
+
+def add_article(index_dir: Path, article: Article) -> None:
+    """Write an `Article` into an index as `kb index` would write a parsed page."""
+    settings = Settings(index_dir=index_dir)
+    with write_session(settings, "browser test") as store:
+        write_article(store, f"test::{article.article_id}", "test", article.article_id, None, article, ())
+        store.commit()
 
 
 def need_chromium() -> Any:

@@ -1,6 +1,6 @@
 """The reader's side in a real browser (headless Debian Chromium): suggestions that navigate, one
 clear target per hit, filters in the heading's unit and behind a button on a phone, the article
-view (outline, marks, landing), the edges (answer card, long queries, pages past the end) and the
+view (outline, lists and tables, marks, landing), the edges (answer card, long queries, pages past the end) and the
 conveniences (`/`, dark mode, the site's name, developer links in the footer).
 
 Saves the README's pictures to the test's folder (with KB_UPDATE_SCREENSHOTS=1, to docs/screenshots/).
@@ -9,14 +9,27 @@ Saves the README's pictures to the test's folder (with KB_UPDATE_SCREENSHOTS=1, 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browsing import DESKTOP, PHONE, chromium, need_chromium, new_page, save, served_app
+from browsing import (
+    DESKTOP,
+    PHONE,
+    STRUCTURED,
+    add_article,
+    chromium,
+    need_chromium,
+    new_page,
+    save,
+    served_app,
+)
 
+from indexer.build import index_paths
+from indexer.parse import parse_article
 from kb.config import Settings
 from web import create_app
 
@@ -227,6 +240,58 @@ def test_the_article_keeps_its_faq_heading_marks_only_content_words_and_keeps_th
     assert page.evaluate("document.querySelector(':target').id") == "lead"
     assert in_viewport(page, "h1") and in_viewport(page, "#lead")
     page.context.close()
+
+
+@pytest.fixture(scope="module")
+def structured_url(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over the examples plus an article whose section holds a list and a table."""
+    index = tmp_path_factory.mktemp("structured") / "index"
+    shutil.copytree(built_index, index, ignore=shutil.ignore_patterns("write.lock*"))
+    add_article(index, STRUCTURED)
+    with served_app(create_app(Settings(index_dir=index))) as url:
+        yield url
+
+
+def test_the_article_view_shows_lists_as_lists_and_tables_as_tables(browser: Any, structured_url: str,
+                                                                    problems: list[str]) -> None:
+    for viewport in (DESKTOP, PHONE):
+        page = new_page(browser, problems, viewport=viewport)
+        page.goto(structured_url + "/articles/tizanidine-doses?q=liver+tests#dose-steps")
+        section = page.locator("section#dose-steps")
+        expect(section).to_be_in_viewport()
+        expect(section.locator("ul > li")).to_have_text(["liver tests", "blood pressure", "other medicines"])
+        expect(section.locator("ul > li mark")).to_have_text(["liver", "tests"])
+        expect(section.locator("table thead th")).to_have_text(["Week", "Dose", "Times a day"])
+        expect(section.locator("table tbody tr")).to_have_count(3)
+        expect(section.locator("table tbody tr").first.locator("td")).to_have_text(["1", "2 mg", "up to 3"])
+        expect(section.locator("p")).to_have_text(["Before the first dose, check:",
+                                                   "Never take more than 36 mg in 24 hours."])
+        assert " | " not in section.inner_text()  # no "a | b | c" rows left
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        page.context.close()
+
+
+def test_a_parsed_pages_list_and_table_reach_the_article_view(browser: Any, tmp_path: Path,
+                                                              problems: list[str]) -> None:
+    html = ("<html><head><title>Doses</title><link rel=canonical href='https://site.example/doses/'></head><body>"
+            "<main><article><h1>Doses</h1><p>How the dose is built up over three weeks of treatment.</p>"
+            "<h2>Steps</h2><p>Check first:</p><ul><li>liver tests</li><li>blood pressure</li></ul>"
+            "<table><tr><th>Week</th><th>Dose</th></tr><tr><td>1</td><td>2 mg</td></tr>"
+            "<tr><td>2</td><td>4 mg</td></tr></table></article></main></body></html>")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "doses.html").write_text(html)
+    parsed = parse_article(html, source="doses.html", fallback_url="about:blank")
+    if not any(s.blocks for s in parsed.sections):
+        pytest.skip("the parser on this branch keeps no structure blocks (the extraction branch adds them)")
+    index_paths([site], Settings(index_dir=tmp_path / "index", parse_workers=1))
+    with served_app(create_app(Settings(index_dir=tmp_path / "index"))) as url:
+        page = new_page(browser, problems)
+        page.goto(url + "/articles/doses")
+        expect(page.locator("section ul > li")).to_have_text(["liver tests", "blood pressure"])
+        expect(page.locator("section table thead th")).to_have_text(["Week", "Dose"])
+        expect(page.locator("section table tbody tr")).to_have_count(2)
+        page.context.close()
 
 
 # -- 6. edges --------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """axe-core's WCAG 2 A/AA rules in real Chromium: home, results, no results, an answer card, an
-article and an error page, at desktop and phone sizes, in the light and the dark colour scheme,
-with the phone's filter panel and the suggestion list open too."""
+article (one with a list and a table too) and an error page, at desktop and phone sizes, in the
+light and the dark colour scheme, with the phone's filter panel and the suggestion list open too."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from browsing import (
     AXE,
     DESKTOP,
     PHONE,
+    STRUCTURED,
+    add_article,
     axe_violations,
     chromium,
     need_chromium,
@@ -36,14 +39,19 @@ PAGES = {
     "answer": "/search?q=is+it+safe+to+drive+while+taking+tizanidine",
     "filtered": "/search?q=baclofen&category=Muscle+Relaxants&kind=faq",
     "article": "/articles/tizanidine-zanaflex-faq?q=drink+alcohol#can-i-drink-alcohol-while-taking-tizanidine",
+    "article with a list and a table": "/articles/tizanidine-doses?q=liver+dose#dose-steps",
     "error": "/no/such/page",
 }
 SIZES = {"desktop": DESKTOP, "phone": PHONE}
 
 
 @pytest.fixture(scope="module")
-def base_url(built_index: Path) -> Iterator[str]:
-    with served_app(create_app(Settings(index_dir=built_index))) as url:
+def base_url(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The examples index plus an article with a list and a table."""
+    index = tmp_path_factory.mktemp("a11y") / "index"
+    shutil.copytree(built_index, index, ignore=shutil.ignore_patterns("write.lock*"))
+    add_article(index, STRUCTURED)
+    with served_app(create_app(Settings(index_dir=index))) as url:
         yield url
 
 

@@ -1,9 +1,11 @@
 """The article page's display fields: sections with their heading levels, a nested table of
 contents, the query's words marked, and related articles as links.
 
-A heading whose section has no text of its own (an "FAQ" heading over its questions) is not a
-stored section, but it is in its subsections' breadcrumbs: it is shown again here, as a heading
-at its level before the first of them, so the page keeps the outline the source had.
+A section's lists and tables (`Section.blocks`) are rendered as lists and tables; a section
+stored without blocks shows its lines as paragraphs. A heading whose section has no text of its
+own (an "FAQ" heading over its questions) is not a stored section, but it is in its subsections'
+breadcrumbs: it is shown again here, as a heading at its level before the first of them, so the
+page keeps the outline the source had.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from dataclasses import dataclass, field
 from flask import url_for
 from markupsafe import Markup
 
-from kb.models import Article, RelatedArticle, Section
-from web.highlight import highlight, paragraphs
+from kb.models import Article, Block, BlockKind, RelatedArticle, Section
+from web.highlight import highlight
 from web.links import site_href
 
 REASONS = {"see-also": "See also", "tags": "Same topic", "similar": "Similar"}
@@ -32,15 +34,25 @@ class TocNode:
 
 
 @dataclass(frozen=True)
+class BlockView:
+    """A paragraph (`items` holds its one line), a list (its items) or a table (`head`, `rows`), marked."""
+
+    kind: BlockKind
+    items: list[Markup] = field(default_factory=list)
+    head: list[Markup] = field(default_factory=list)
+    rows: list[list[Markup]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class SectionView:
     """A part of the article ready to render: a section (anchor, heading element level, marked
-    heading and paragraphs), or a heading alone (`heading_only`) over the sections that follow."""
+    heading and blocks), or a heading alone (`heading_only`) over the sections that follow."""
 
     anchor: str
     level: int
     heading: Markup | None
     kind: str
-    paragraphs: list[Markup]
+    blocks: list[BlockView]
     plain_heading: str = ""  # the heading as text, for the contents
     heading_only: bool = False
 
@@ -81,11 +93,28 @@ def section_views(article: Article, stems: Collection[str]) -> list[SectionView]
             shown.add(path)
             anchor = _free_anchor(taken, len(out))
             out.append(SectionView(anchor=anchor, level=min(6, n + 1), heading=highlight(path[-1], stems),
-                                   kind="section", paragraphs=[], plain_heading=path[-1], heading_only=True))
+                                   kind="section", blocks=[], plain_heading=path[-1], heading_only=True))
         shown.add(tuple(crumb))
         heading = None if d == 0 or not s.heading else highlight(s.heading, stems)
         out.append(SectionView(anchor=s.anchor, level=min(6, d + 1), heading=heading, kind=s.kind,
-                               paragraphs=paragraphs(s.text, stems), plain_heading=s.heading if d else ""))
+                               blocks=block_views(s, stems), plain_heading=s.heading if d else ""))
+    return out
+
+
+def block_views(section: Section, stems: Collection[str]) -> list[BlockView]:
+    """The section's blocks, marked; without stored blocks, one paragraph per line of its text."""
+    blocks = section.blocks or tuple(Block("paragraph", (line,)) for line in section.text.split("\n"))
+    out = []
+    for b in blocks:
+        if b.kind == "table" and b.rows:
+            rows = [[highlight(cell, stems) for cell in row] for row in b.rows]
+            # The first row of an article's table names its columns (a table of one row has no header).
+            head, body = (rows[0], rows[1:]) if len(rows) > 1 else ([], rows)
+            out.append(BlockView("table", head=head, rows=body))
+            continue
+        items = [highlight(line.strip(), stems) for line in b.lines if line.strip()]
+        if items:
+            out.append(BlockView("list" if b.kind == "list" else "paragraph", items=items))
     return out
 
 

@@ -58,8 +58,14 @@ SCHEMAS: dict[str, Any] = {
         "groups": _list(_ref("Group")),
     }, required=["query", "corrected_query", "expanded_terms", "total", "page", "per_page", "took_ms", "hits",
                  "facets", "notices"]),
+    "Block": _obj({"kind": {"type": "string", "enum": ["paragraph", "list", "table"]}, "lines": STRS,
+                   "rows": {**_list(STRS), "description": "A table's cells, row by row."}}, required=["kind", "lines"]),
     "Section": _obj({"anchor": STR, "heading": STR, "breadcrumb": STRS, "kind": KIND, "text": STR,
-                     "deep_link": STR}),
+                     "deep_link": {"type": "string", "description": "The section on its site; \"\" when the "
+                                   "article has no site URL."},
+                     "blocks": {**_list(_ref("Block")), "description": "The text's structure, when it has lists or "
+                                "tables: its lines, block by block."}},
+                    required=["anchor", "heading", "breadcrumb", "kind", "text", "deep_link"]),
     "RelatedLink": _obj({"title": STR, "url": STR}),
     "Article": _obj({
         "article_id": STR, "title": STR, "url": STR, "categories": STRS, "tags": STRS, "published": OPT_STR,
