@@ -59,7 +59,10 @@ class PageText:
 
 
 def _fold(text: str) -> str:
-    """Lower-cased one character at a time, so offsets stay those of `text`."""
+    """Lower-cased with the offsets of `text` (a character whose lower case is longer, "İ", stays)."""
+    low = text.lower()
+    if len(low) == len(text):  # no character grew, and none ever shrinks: the same offsets
+        return low
     return "".join(low if len(low := c.lower()) == 1 else c for c in text)
 
 
