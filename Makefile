@@ -8,7 +8,7 @@ PORT ?= 8000
 # axe-core (MPL-2.0) for the browser test's accessibility checks: from npm, pinned in tests/axe/, git-ignored.
 AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: setup run index test lint axe bench relevance stress clean
+.PHONY: setup run index test test-fast lint axe bench relevance stress clean
 
 $(BIN)/kb: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,8 +21,11 @@ setup: $(BIN)/kb
 index: setup
 	$(BIN)/kb index examples/articles --index $(INDEX)
 
+# Ctrl-C reaches make, its shell and kb serve alike: the shell waits for kb serve to stop and
+# exits 0, so make has no failed recipe to report ("*** [run] Interrupt").
 run: index
-	KB_ARTICLES_DIR=examples/articles $(BIN)/kb serve --index $(INDEX) --host $(HOST) --port $(PORT)
+	@echo "Serving http://$(HOST):$(PORT)/ — press Ctrl-C to stop"
+	@trap 'exit 0' INT; KB_ARTICLES_DIR=examples/articles $(BIN)/kb serve --index $(INDEX) --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check kb indexer web tests benchmarks
@@ -35,8 +38,13 @@ $(AXE): tests/axe/package.json tests/axe/package-lock.json
 
 axe: $(AXE)
 
+# What CI runs: everything but the long `slow` forms.
 test: lint $(AXE)
 	$(BIN)/pytest -q -m "not slow"
+
+# The core in well under a minute: no Chromium, no Typesense nodes, no reliability runs (kills, load).
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow and not browser and not typesense and not stress"
 
 bench: setup
 	$(BIN)/python benchmarks/perf.py

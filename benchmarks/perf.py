@@ -37,7 +37,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,20 +51,22 @@ import orjson
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-for p in (str(HERE), str(ROOT)):
+for p in (str(HERE), str(ROOT / "tests"), str(ROOT)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
 import corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 import fts5  # noqa: E402
-import load  # noqa: E402
 import typesense_bench  # noqa: E402
 import wrk  # noqa: E402
-from load import percentile  # noqa: E402
 
 from kb.config import Settings  # noqa: E402
 from kb.documents import SCHEMA_VERSION  # noqa: E402
 from kb.search import KnowledgeBase  # noqa: E402
+
+from support import load_client  # noqa: E402  (tests/support/: the load client, kb serve helpers)
+from support.load_client import percentile  # noqa: E402
+from support.processes import free_port, stop_process, tree_rss_kb  # noqa: E402
 
 OUT = corpus.OUT
 RESULTS = OUT / "results.json"
@@ -321,13 +322,6 @@ def api_latency(kb: KnowledgeBase, queries: Sequence[str], reps: int,
     return out
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     """`kb serve` on 127.0.0.1 as a subprocess (with `env` added to a KB_-free environment), stopped by its pid."""
 
@@ -366,14 +360,10 @@ class Server:
 
     def rss_mb(self) -> float:
         """The server's resident memory now."""
-        from stress import tree_rss_kb  # the server and its worker processes
-
         return tree_rss_kb(self.proc.pid) / 1024
 
     def stop(self) -> None:
         """Stop the server (SIGTERM to its pid, then SIGKILL)."""
-        from stress import stop_process
-
         stop_process(self.proc)
         self.log.close()
 
@@ -579,20 +569,20 @@ def load_runs(port: int, paths: Sequence[tuple[str, str]], plan: Plan) -> dict[s
     """
     out: dict[str, Any] = {}
     many = load_queries()
-    first = load.run("127.0.0.1", port, paths[0][1], many, threads=4, duration_s=120, max_requests=len(many))
+    first = load_client.run("127.0.0.1", port, paths[0][1], many, threads=4, duration_s=120, max_requests=len(many))
     log(f"  first pass over {len(many):,} queries: {first.rps:.0f} req/s (cold caches), "
         f"p99 {first.to_dict()['p99_ms']} ms, errors {first.errors}")
     for label, path in paths:
-        flat = load.run("127.0.0.1", port, path, many, threads=plan.load_threads,
-                        duration_s=plan.load_s, max_requests=50_000)
+        flat = load_client.run("127.0.0.1", port, path, many, threads=plan.load_threads,
+                               duration_s=plan.load_s, max_requests=50_000)
         runs: dict[str, Any] = {"closed": flat.to_dict()}
         if label == paths[0][0]:
             runs["first_pass"] = first.to_dict()
         if wrk.available():
             runs["wrk"] = wrk.run("127.0.0.1", port, path, many, connections=plan.load_threads,
                                   duration_s=plan.load_s).to_dict()
-        paced = load.run("127.0.0.1", port, path, many[len(many) // 2:], threads=32,
-                         duration_s=plan.load_s, rate=plan.rate, max_requests=int(plan.rate * plan.load_s))
+        paced = load_client.run("127.0.0.1", port, path, many[len(many) // 2:], threads=32,
+                                duration_s=plan.load_s, rate=plan.rate, max_requests=int(plan.rate * plan.load_s))
         runs["open"] = paced.to_dict()
         out[label] = runs
         log(f"  load {path}: {flat.rps:.0f} req/s flat out (p99 {flat.to_dict()['p99_ms']} ms)"
@@ -785,7 +775,7 @@ def table(res: dict[str, Any]) -> str:
                      f"index {fig['index_mb']} MB on disk (FTS5 {fig['fts5']['size_mb']} MB); "
                      f"server RSS {fig.get('server_rss_mb')} MB")
         for ld in fig.get("load", {}).values():
-            lines += load.describe(ld)
+            lines += load_client.describe(ld)
         lines.append("")
         lines += typesense_bench.table_lines(fig)
     ch = res.get("changed_article")

@@ -25,10 +25,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import load
 import orjson
 
 from kb.config import Settings
+
+from support import load_client
 
 COLLECTION = "kb"  # KB_TYPESENSE_COLLECTION: the alias `kb index` swaps, on a cluster of its own
 NODE = 0
@@ -200,6 +201,6 @@ def table_lines(nf: dict[str, Any]) -> list[str]:
                      f"{nf.get('index_mb')} MB, FTS5 {nf.get('fts5', {}).get('size_mb')} MB; node up in "
                      f"{ts.get('start_s')} s; Typesense part took {ts.get('elapsed_s')} s")
     for ld in ts.get("load", {}).values():
-        lines += load.describe(ld, prefix="Typesense ")
+        lines += load_client.describe(ld, prefix="Typesense ")
     lines.append("")
     return lines

@@ -1,6 +1,6 @@
 """Load from Debian's `wrk` (C, event-driven): the server's capacity without a Python client's CPU.
 
-The Python client in `load.py` spends about as much CPU per request as the server does, and on
+The Python client in `tests/support/load_client.py` spends about as much CPU per request as the server does, and on
 a 2-core machine it runs on the server's cores. `wrk` costs a few percent of a core, so its
 closed-loop figure is what the server itself can give. Each wrk thread walks the same query
 list from its own offset (a Lua script); only loopback targets are allowed.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from load import LOOPBACK, query_path
+from support.load_client import LOOPBACK, query_path
 
 SCRIPT = """
 local paths = {%s}

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
 from bs4.element import NavigableString, PageElement, Tag
 
 from indexer.anchors import browser_url
+from indexer.element_text import NO_TEXT_TAGS
 from indexer.selectors import SelectorSet
-from indexer.text import NO_TEXT_TAGS
 
 REMOVE_RULES: tuple[str, ...] = (
     # Never text: code, media, embedded documents and form controls.
@@ -33,6 +34,8 @@ REMOVE_RULES: tuple[str, ...] = (
     "nav", "header", "footer", "aside", '[role="navigation"]', '[role="banner"]',
     '[role="contentinfo"]', '[role="complementary"]', '[role="search"]', ".sidebar",
     "#sidebar", ".widget", ".widget-area", ".site-header", ".site-footer", ".menu",
+    # Captions and photo credits: they describe a picture, they are not the article's text.
+    "figcaption", ".wp-caption-text", "[class*=photo-credit i]",
     # Tables of contents: Easy TOC, Rank Math, Yoast, LuckyWP, TOC+ and hand-made ones.
     "#toc", ".toc", "[class*=ez-toc]", "[id*=ez-toc]", "#toc_container", ".toc_container",
     "[class*=rank-math-toc]", ".yoast-table-of-contents", ".lwptoc", "[class*=table-of-contents i]",
@@ -106,10 +109,12 @@ _PAGE_HEADER = re.compile(r"(?:entry|post|article|page|site)[-_]?header|masthead
 _CHROME_TAGS = frozenset({"aside", "nav"})
 _CHROME_ROLES = frozenset({"complementary", "navigation", "banner", "contentinfo", "search"})
 _CHROME_NAMES = re.compile(
-    r"sidebar|widget-area|comments|related|recent-posts|popular|site-footer|colophon|site-header|"
+    r"sidebar|widget-area|comment(?!ar)|related|recent-posts|popular|site-footer|colophon|site-header|"
     r"masthead|breadcrumb|cookie|newsletter",
     re.I,
 )
+# Readers' comments: never the article, however much of the page they fill.
+COMMENT_NAMES = re.compile(r"comment(?!ar)|disqus|respond", re.I)
 _SKIP_HREF = re.compile(r"\s*(?:#|javascript:|mailto:|tel:|data:)", re.I)
 
 
@@ -245,15 +250,19 @@ class Cleaner:
         return True
 
 
-def in_page_chrome(el: Tag, max_depth: int = 100) -> bool:
+def in_page_chrome(el: Tag, max_depth: int = 100, spare: AbstractSet[int] = frozenset()) -> bool:
     """Whether `el` sits in page chrome (sidebar, navigation, banner, comments, related posts).
 
     Narrower than the removal rules, which also drop `.widget` and friends that some
-    platforms (Blogger) wrap around the article itself.
+    platforms (Blogger) wrap around the article itself. Elements whose `id()` is in `spare`
+    (those holding most of the page's text) are never chrome, whatever their names say.
     """
     node: Tag | None = el
     while node is not None and max_depth > 0 and node.name not in ("body", "[document]"):
         max_depth -= 1
+        if spare and id(node) in spare:
+            node = node.parent
+            continue
         if node.name in _CHROME_TAGS or node.get("role") in _CHROME_ROLES:
             return True
         if node.attrs and _CHROME_NAMES.search(f"{node.get('id') or ''} {class_text(node)}"):

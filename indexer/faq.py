@@ -13,7 +13,7 @@ import re
 from bs4.element import NavigableString, Tag
 
 from indexer.clean import class_text
-from indexer.text import element_text
+from indexer.element_text import element_text
 
 # Headings that title an FAQ section: their sub-headings and bold lines are questions.
 FAQ_TITLE = re.compile(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import quote, unquote, urlsplit
@@ -18,8 +20,9 @@ from bs4 import BeautifulSoup, Tag
 
 from indexer.anchors import browser_url
 from indexer.clean import class_text, in_page_chrome
+from indexer.element_text import element_text, norm
 from indexer.jsonld import LinkedData, read_linked_data
-from indexer.text import element_text, norm
+from indexer.title import TitleSources, choose_title
 
 # Containers of the article text, most specific first: (tier, how it is recognised).
 CONTENT_CLASSES = frozenset({
@@ -32,10 +35,10 @@ CONTENT_CLASSES = frozenset({
 _ENTRY_CLASSES = frozenset({"hentry", "h-entry", "type-post", "post-outer"})
 TIER_ITEMPROP, TIER_CLASS, TIER_ARTICLE, TIER_ROLE_MAIN, TIER_MAIN = range(5)
 
-_TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " · ", " :: ", " » ", " / ")
 _ISO_DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
 )
+_HEADLINE_CLASS = re.compile(r"title|headline", re.I)
 _ID_SEGMENT = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -49,11 +52,20 @@ class PageScan:
     canonical: str = ""
     ld_blocks: list[str] = field(default_factory=list)
     h1s: list[Tag] = field(default_factory=list)
+    headings: list[Tag] = field(default_factory=list)  # h1-h3 and headline-classed elements
     times: list[Tag] = field(default_factory=list)
     rel_links: list[Tag] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     candidates: list[tuple[int, Tag]] = field(default_factory=list)
+    link_hosts: Counter[str] = field(default_factory=Counter)  # hosts the page's absolute links name
     body: Tag | None = None
+
+    def home_host(self, url: str) -> str:
+        """The site's host: the page URL's, else the one its absolute links name most."""
+        host = urlsplit(url).netloc.lower()
+        if host or not self.link_hosts:
+            return host
+        return self.link_hosts.most_common(1)[0][0]
 
     def meta(self, *keys: str) -> str:
         """The first non-empty content among these meta names/properties."""
@@ -83,12 +95,17 @@ def scan(soup: BeautifulSoup) -> PageScan:
                 page.candidates.append((TIER_ITEMPROP, el))
             if attrs.get("role") == "main":
                 page.candidates.append((TIER_ROLE_MAIN, el))
+            if classes and _HEADLINE_CLASS.search(classes if isinstance(classes, str) else " ".join(classes)):
+                page.headings.append(el)
         if name == "meta":
             key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
             content = attrs.get("content")
             if isinstance(key, str) and isinstance(content, str):
                 page.metas.setdefault(key.strip().lower(), []).append(content)
         elif name == "a":
+            href = attrs.get("href")
+            if isinstance(href, str) and "//" in href:
+                page.link_hosts[urlsplit(href.strip()).netloc.lower()] += 1
             rel = attrs.get("rel")
             if rel and ("tag" in rel or "category" in rel):
                 page.rel_links.append(el)
@@ -105,6 +122,9 @@ def scan(soup: BeautifulSoup) -> PageScan:
                 page.ld_blocks.append(el.get_text())
         elif name == "h1":
             page.h1s.append(el)
+            page.headings.append(el)
+        elif name in ("h2", "h3"):
+            page.headings.append(el)
         elif name == "time":
             page.times.append(el)
         elif name == "article":
@@ -112,7 +132,8 @@ def scan(soup: BeautifulSoup) -> PageScan:
         elif name == "main":
             page.candidates.append((TIER_MAIN, el))
         elif name == "title":
-            if not page.title_tag and el.parent is not None and el.parent.name == "head":
+            # The page's <title>, wherever a broken page put it (but not an SVG's <title>).
+            if not page.title_tag and el.find_parent("svg") is None:
                 page.title_tag = norm(el.get_text())
         elif name == "html":
             if not page.lang and isinstance(attrs.get("lang"), str):
@@ -180,20 +201,6 @@ def _unreserved(article_id: str) -> str:
     return article_id + "-page" if article_id == "related" or article_id.endswith("/related") else article_id
 
 
-def strip_site_suffix(title: str, site_name: str) -> str:
-    """A `<title>` without its " | Site" suffix (or " – Site" when it names og:site_name)."""
-    if site_name:
-        for sep in _TITLE_SEPARATORS:
-            suffix = (sep + site_name).casefold()
-            if title.casefold().endswith(suffix) and len(title) > len(suffix):
-                return title[: -len(suffix)].strip()
-    if " | " in title:
-        head = title.rsplit(" | ", 1)[0].strip()
-        if head:
-            return head
-    return title
-
-
 def _dedupe(values: list[str]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for value in values:
@@ -235,21 +242,13 @@ def _in_article(el: Tag, scope: Tag | None) -> bool:
     return _inside(el, scope) if scope is not None else not in_page_chrome(el)
 
 
-def title_h1(page: PageScan, container: Tag) -> Tag | None:
+def title_h1(page: PageScan, container: Tag, spare: AbstractSet[int] = frozenset()) -> Tag | None:
     """The article's own `<h1>`: in its `<article>` (or the container), not in page chrome."""
     scope = article_scope(container) or container
     for h1 in page.h1s:
-        if _inside(h1, scope) and element_text(h1) and not in_page_chrome(h1):
+        if _inside(h1, scope) and element_text(h1) and not in_page_chrome(h1, spare=spare):
             return h1
     return None
-
-
-def _fallback_h1(page: PageScan) -> str:
-    for h1 in page.h1s:
-        text = element_text(h1)
-        if text and not in_page_chrome(h1):
-            return text
-    return ""
 
 
 def _dates(page: PageScan, scope: Tag | None, ld: LinkedData) -> tuple[str | None, str | None]:
@@ -278,21 +277,24 @@ def _first_date(candidates: list[str]) -> str | None:
 
 
 def read_metadata(
-    page: PageScan, container: Tag, title_el: Tag | None, *, source: str, fallback_url: str
+    page: PageScan, container: Tag, title_el: Tag | None, *, source: str, fallback_url: str,
+    spare: AbstractSet[int] = frozenset(),
 ) -> Metadata:
     """The article's id, title, URL, categories, tags, dates, description and language."""
     ld = read_linked_data(page.ld_blocks)
     og_url = browser_url(page.meta("og:url"), fallback_url) or "" if page.meta("og:url") else ""
     canonical = (browser_url(page.canonical, og_url or fallback_url) or "") if page.canonical else ""
     site_name = page.meta("og:site_name")
-    title = (
-        (element_text(title_el) if title_el is not None else "")
-        or page.meta("og:title")
-        or ld.headline
-        or _fallback_h1(page)
-        or strip_site_suffix(page.title_tag, site_name)
-    )
     scope = article_scope(container)
+    sources = TitleSources(
+        h1=element_text(title_el) if title_el is not None else "",
+        h1_in_article=title_el is not None and scope is not None and _inside(title_el, scope),
+        og_title=page.meta("og:title"),
+        headline=ld.headline,
+        doc_title=page.title_tag,
+        site_name=site_name,
+    )
+    title = choose_title(sources, page.headings, page.h1s, spare)
     categories = [*page.metas.get("article:section", []), *ld.sections]
     tags = [*page.metas.get("article:tag", []), *ld.keywords]
     for a in page.rel_links:

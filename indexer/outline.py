@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from indexer import faq
 from indexer.anchors import LEAD_ANCHOR, Anchors, id_link, page_url, text_fragment_link
-from kb.models import Section, SectionKind
+from indexer.lines import BlockDraft
+from kb.models import Block, Section, SectionKind
 
 
 @dataclass(eq=False, slots=True)
@@ -30,6 +31,13 @@ class Draft:
     element_id: str
     faq_zone: bool  # questions may open here: an FAQ section, its subsections, an FAQ entry
     lines: list[str] = field(default_factory=list)
+    blocks: list[BlockDraft] = field(default_factory=list)
+
+    def structure(self) -> tuple[Block, ...]:
+        """The lines as blocks (paragraphs only for a draft filled without structure)."""
+        if self.blocks:
+            return tuple(b.done() for b in self.blocks)
+        return tuple(Block("paragraph", (line,)) for line in self.lines)
 
 
 def merge_linked_faq(drafts: list[Draft], pairs: tuple[tuple[str, str], ...]) -> None:
@@ -58,7 +66,7 @@ def finish(drafts: list[Draft], url: str, page_ids: set[str]) -> tuple[Section, 
             continue
         text = "\n".join(d.lines)
         if i == 0:
-            out.append(Section(LEAD_ANCHOR, d.heading, (), "lead", text, page_url(url)))
+            out.append(Section(LEAD_ANCHOR, d.heading, (), "lead", text, page_url(url), d.structure()))
             continue
         if d.element_id:
             # A repeated id still links to the page, but the local view needs its own anchor.
@@ -67,5 +75,5 @@ def finish(drafts: list[Draft], url: str, page_ids: set[str]) -> tuple[Section, 
         else:
             anchor = anchors.generate(d.heading)
             link = text_fragment_link(url, d.heading)
-        out.append(Section(anchor, d.heading, d.crumb, d.kind, text, link))
+        out.append(Section(anchor, d.heading, d.crumb, d.kind, text, link, d.structure()))
     return tuple(out)

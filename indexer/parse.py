@@ -14,55 +14,39 @@ from bs4 import BeautifulSoup, Tag
 
 from indexer.anchors import site_url
 from indexer.clean import cleaner_for, in_page_chrome
+from indexer.container import Measure, densest, measure, weigh, with_continuations
 from indexer.decode import binary_reason, decode_html, looks_like_html
 from indexer.fragments import land
 from indexer.meta import TIER_MAIN, PageScan, read_metadata, scan, title_h1
 from indexer.sections import split_sections
-from indexer.text import has_text, text_length
 from kb.config import Settings
 from kb.errors import BadInput
 from kb.models import Article, RelatedLink
 
 __all__ = ["decode_html", "parse_article"]
 
-_MIN_PARAGRAPH = 25  # characters: shorter paragraphs say nothing about where the text is
-_MAX_ANCESTORS = 100
+def _candidate_container(page: PageScan, measured: Measure, dense: Tag | None, spare: set[int]) -> Tag | None:
+    """The most specific semantic container that holds the article's text, if one does.
 
-
-def _candidate_container(page: PageScan) -> Tag | None:
-    """The most specific content container with text, skipping those inside page chrome."""
+    Tiers (itemprop, content class, `<article>`, role=main, `<main>`) are tried in order, but a
+    container only counts when its text stands up to the densest element's (`container.weigh`),
+    and within a tier the one with the most prose wins: the kind breaks ties, it is no gate.
+    """
     by_tier: dict[int, list[Tag]] = {}
     for tier, el in page.candidates:
         by_tier.setdefault(tier, []).append(el)
     for tier in range(TIER_MAIN + 1):
-        found = [el for el in by_tier.get(tier, ()) if not in_page_chrome(el)]
+        found = [
+            el for el in by_tier.get(tier, ())
+            if not in_page_chrome(el, spare=spare) and (dense is None or weigh(el, dense, measured))
+        ]  # fmt: skip
         if not found:
             continue
-        if len(found) == 1:
-            if has_text(found[0]):
-                return found[0]
-            continue
-        sizes = [(text_length(el), n, el) for n, el in enumerate(found)]
-        size, _, best = max(sizes, key=lambda s: (s[0], -s[1]))
+        sizes = [(measured.of(el).prose, -n, el) for n, el in enumerate(found)]
+        size, _, best = max(sizes, key=lambda s: (s[0], s[1]))
         if size > 0:
             return best
     return None
-
-
-def _density_container(root: Tag) -> Tag:
-    """Without semantic markup: the element whose own paragraphs hold the most text."""
-    scores: dict[int, tuple[float, Tag]] = {}
-    for p in root.find_all("p"):
-        size = text_length(p)
-        if size < _MIN_PARAGRAPH or in_page_chrome(p, max_depth=_MAX_ANCESTORS):
-            continue
-        for parent, weight in ((p.parent, 1.0), (p.parent.parent if p.parent else None, 0.5)):
-            if parent is not None:
-                score, _ = scores.get(id(parent), (0.0, parent))
-                scores[id(parent)] = (score + size * weight, parent)
-    if not scores:
-        return root
-    return max(scores.values(), key=lambda s: s[0])[1]
 
 
 def _to_text(data: bytes | str, settings: Settings) -> str:
@@ -102,20 +86,27 @@ def _parse(text: str, *, source: str, fallback_url: str, settings: Settings) -> 
     soup = BeautifulSoup(text, "lxml")
     page = scan(soup)
     cleaner = cleaner_for(tuple(settings.remove_selectors), tuple(settings.split_levels))
-    container = _candidate_container(page)
-    if container is None:
-        root = page.body or soup
-        container = _density_container(root)
-    heading_el = title_h1(page, container)
-    meta = read_metadata(page, container, heading_el, source=source, fallback_url=fallback_url)
+    root = page.body or soup
+    measured = measure(root)
+    spare = measured.protected()
+    dense = densest(measured)
+    container = _candidate_container(page, measured, dense, spare) or dense or root
+    roots = with_continuations(container, measured, spare) if container is dense else [container]
+    heading_el = title_h1(page, container, spare)
+    meta = read_metadata(page, container, heading_el, source=source, fallback_url=fallback_url, spare=spare)
+    skip: set[int] = set()
+    for el in roots:
+        skip |= cleaner.complex_removals(el)
     split = split_sections(
-        container,
+        roots,
         title=meta.title or source,
         title_el=heading_el,
         url=meta.url,
         split_levels=tuple(settings.split_levels),
         cleaner=cleaner,
-        skip=cleaner.complex_removals(container),
+        skip=skip - spare,
+        spare=spare,
+        host=page.home_host(meta.url),
         page_ids=page.ids,
         linked_faq=meta.faq,
     )

@@ -11,29 +11,27 @@ The rules for the lead, empty sections and breadcrumbs are in `indexer.outline`.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bs4.element import NavigableString, PageElement, Tag
 
 from indexer import faq
 from indexer.clean import LABEL_BOX_TAGS, RELATED_LABEL, Cleaner, Link, box_links, label_box_links, links_only
+from indexer.element_text import BLOCK_TAGS, INVISIBLE, NO_TEXT_TAGS, element_text
+from indexer.lines import add_line, is_chrome_line
 from indexer.outline import Draft, finish, merge_linked_faq
-from indexer.text import BLOCK_TAGS, INVISIBLE, NO_TEXT_TAGS, element_text
-from kb.models import Section
+from kb.models import BlockKind, Section
 
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _ANCHOR_CHILDREN = frozenset({"a", "span"})
 _EXCEPTIONS = frozenset({"header", "footer"})  # removal rules that `Cleaner.removes` may overrule
-# Lines that are only a shop's or blog's call to action, wherever they appear.
-_BOILERPLATE_LINE = re.compile(
-    r"(?:order now|buy now|add to cart|read more|continue reading|skip to content|"
-    r"[$€£]\s?\d+(?:[.,]\d+)? per (?:pill|tablet|capsule|pack|dose))\W*",
-    re.I,
-)
+_LISTS = frozenset({"ul", "ol", "dl"})
 
-# What leaving an element must undo.
-_F_BLOCK, _F_ROW, _F_PRE, _F_FAQ, _F_QA, _F_SECTION = 1, 2, 4, 8, 16, 32
+SKIP = -1  # `enter`'s answer for a subtree not to walk
+# What leaving an element must undo (bits of `enter`'s answer).
+_F_BLOCK, _F_ROW, _F_PRE, _F_FAQ, _F_QA, _F_SECTION, _F_LINK, _F_LIST, _F_TABLE = (1 << n for n in range(9))
 
 
 def _heading_id(h: Tag) -> str:
@@ -63,17 +61,21 @@ class _Walker:
         title: str,
         title_el: Tag | None,
         url: str,
+        host: str,
         levels: frozenset[int],
         cleaner: Cleaner,
         skip: set[int],
+        spare: set[int],
     ) -> None:
         self.title = title
         self.title_el = title_el
         self.url = url
+        self.host = host
         self.levels = levels
         self.cleaner = cleaner
         self.is_related, self.removed = cleaner.matchers()  # bound once: called for every element
         self.skip = skip  # id()s of elements not to enter
+        self.spare = spare  # id()s of elements no rule removes: they hold most of the page's text
         self.lead = Draft(title, (), "lead", 0, "", False)
         self.drafts = [self.lead]
         self.stack: list[Draft] = []  # open heading sections, outermost first
@@ -81,6 +83,9 @@ class _Walker:
         self.faq_owner: Tag | None = None  # leaving it ends the open FAQ entry
         self.faq_open = False
         self.line: list[str] = []
+        self.line_links = 0  # characters of the current line inside links
+        self.links_open = 0
+        self.structure: list[tuple[BlockKind, int]] = []  # open lists and tables, innermost last
         self.frag = self.line  # where text goes: the line, or the current table cell
         self.cells: list[list[str]] | None = None
         self.pre = 0
@@ -97,12 +102,20 @@ class _Walker:
         if not self.line:
             return
         text = " ".join(INVISIBLE.sub("", "".join(self.line)).split())
+        links, self.line_links = self.line_links, 0
         self.line.clear()
-        if not text or _BOILERPLATE_LINE.fullmatch(text):
+        if text:
+            self.emit(text, links)
+
+    def emit(self, text: str, links: int, row: tuple[str, ...] = ()) -> None:
+        """Keep one finished line (a paragraph line, a list item, a table row) unless it is chrome."""
+        if is_chrome_line(text, links):
             return
         if self.current.kind == "faq" and not self.current.lines and self.faq_open:
             text = faq.strip_answer_prefix(text)
         self.current.lines.append(text)
+        kind, owner = self.structure[-1] if self.structure else ("paragraph", 0)
+        add_line(self.current.blocks, text, "table" if row else kind, owner, row)
 
     def text(self, s: str) -> None:
         if self.pre and "\n" in s:
@@ -116,10 +129,10 @@ class _Walker:
 
     def end_row(self) -> None:
         cells, self.cells, self.frag = self.cells or [], None, self.line
-        parts = [t for t in (" ".join("".join(c).split()) for c in cells) if t]
+        parts = tuple(t for t in (" ".join("".join(c).split()) for c in cells) if t)
+        links, self.line_links = self.line_links, 0
         if parts:
-            self.line.append(" | ".join(parts))
-            self.flush()
+            self.emit(" | ".join(parts), links, parts)
 
     # -- sections ---------------------------------------------------------------------
     @property
@@ -201,42 +214,55 @@ class _Walker:
 
     # -- the walk ---------------------------------------------------------------------
     def enter(self, node: Tag) -> int:
-        """Handle entering an element: -1 to skip its subtree, else what leaving it must undo."""
+        """Handle entering an element: `SKIP` for a subtree not to walk, else what leaving it undoes."""
         name = node.name
-        if name in NO_TEXT_TAGS or id(node) in self.skip:
-            return -1
-        if node is self.title_el:
-            self.title_reached()
-            return -1
-        if node.attrs and self.is_related(node):
-            self.add_related(box_links(node, self.url))
-            return -1
-        if name in LABEL_BOX_TAGS and (links := label_box_links(node, self.url)) is not None:
-            self.add_related(links)
-            return -1
-        if self.removed(node) and (name not in _EXCEPTIONS or self.cleaner.removes(node)):
-            return -1
+        if self.dropped(node, name):
+            return SKIP
         if name in _HEADINGS:
             self.heading(node)
-            return -1
-        if name == "br":
+            return SKIP
+        if name == "br" or name == "hr":
             self.flush()
-            return -1
-        if name == "hr":
-            self.flush()
-            return -1
+            return SKIP
+        flags = self.enter_faq(node, name)
+        if flags == SKIP:
+            return SKIP
+        return flags | self.enter_structure(node, name)
+
+    def internal_link(self, node: Tag) -> bool:
+        """Whether a link stays on this site (relative, or to the page's own host)."""
+        href = node.get("href")
+        if not isinstance(href, str):
+            return True
+        host = urlsplit(href.strip()).netloc.lower()
+        return not host or host == self.host
+
+    def dropped(self, node: Tag, name: str) -> bool:
+        """Whether the element is not text: no-text tags, removals, related boxes, the title."""
+        if name in NO_TEXT_TAGS or id(node) in self.skip:
+            return True
+        if node is self.title_el:
+            self.title_reached()
+            return True
+        spared = id(node) in self.spare
+        if node.attrs and not spared and self.is_related(node):
+            self.add_related(box_links(node, self.url))
+            return True
+        if name in LABEL_BOX_TAGS and (links := label_box_links(node, self.url)) is not None:
+            self.add_related(links)
+            return True
+        return (not spared and self.removed(node)
+                and (name not in _EXCEPTIONS or self.cleaner.removes(node)))  # fmt: skip
+
+    def enter_faq(self, node: Tag, name: str) -> int:
+        """FAQ marks, `<details>` questions, Q&A lists and questions inside FAQ zones."""
         flags = 0
         marked = faq.has_faq_mark(node) or (name == "dl" and faq.is_faq_dl(node))
         if marked:
             self.faq_marks += 1
             flags |= _F_FAQ
         if name == "details":
-            summary = node.find("summary")
-            summary_text = element_text(summary) if summary is not None else ""
-            if summary_text:
-                element_id = node.get("id") or (summary.get("id") if summary is not None else "") or ""
-                self.open_faq(summary_text, element_id if isinstance(element_id, str) else "", node)
-                self.skip.add(id(summary))
+            self.open_details(node)
         elif name in ("ul", "ol") and faq.is_qa_list(node, strict=not self.in_faq()):
             self.qa_lists += 1
             flags |= _F_QA
@@ -247,34 +273,59 @@ class _Walker:
                     self.faq_marks -= 1
                 own = node.get("id")
                 self.open_faq(question, own if isinstance(own, str) else "", node.parent)
-                return -1
+                return SKIP
             lead_q = faq.leading_question(node)
             if lead_q is not None:
                 self.open_faq(lead_q[0], "", node.parent)
                 self.skip.add(id(lead_q[1]))
+        return flags
+
+    def open_details(self, node: Tag) -> None:
+        summary = node.find("summary")
+        summary_text = element_text(summary) if summary is not None else ""
+        if summary_text:
+            element_id = node.get("id") or (summary.get("id") if summary is not None else "") or ""
+            self.open_faq(summary_text, element_id if isinstance(element_id, str) else "", node)
+            self.skip.add(id(summary))
+
+    def enter_structure(self, node: Tag, name: str) -> int:
+        """Rows and cells, `<pre>`, `<section>` ids, lists, tables, links and blocks."""
+        if name == "a":
+            if self.internal_link(node):  # a link out (a source, a citation) reads as prose
+                self.links_open += 1
+                return _F_LINK
+            return 0
         if name == "tr" and self.cells is None:
             self.flush()
             self.cells = []
             self.frag = []  # stray text between cells
-            return flags | _F_ROW
+            return _F_ROW
         if name in ("td", "th") and self.cells is not None:
             cell: list[str] = []
             self.cells.append(cell)
             self.frag = cell
-            return flags
+            return 0
+        flags = 0
         if name == "pre":
             self.pre += 1
             flags |= _F_PRE
-        if name == "section":
+        elif name == "section":
             ident = node.get("id")
             self.sections.append([ident if isinstance(ident, str) else "", ""])
             flags |= _F_SECTION
+        elif name in _LISTS or name == "table":
+            self.flush()
+            self.structure.append(("table", id(node)) if name == "table" else ("list", id(node)))
+            flags |= _F_TABLE if name == "table" else _F_LIST
         if name in BLOCK_TAGS:
             self.flush()
             flags |= _F_BLOCK
         return flags
 
     def leave(self, node: Tag, flags: int) -> None:
+        if flags & _F_LINK:
+            self.links_open -= 1
+            return
         if flags & _F_ROW:
             self.end_row()
         elif flags & _F_BLOCK:
@@ -287,6 +338,8 @@ class _Walker:
             self.qa_lists -= 1
         if flags & _F_SECTION:
             self.sections.pop()
+        if flags & (_F_LIST | _F_TABLE):
+            self.structure.pop()
         if node is self.faq_owner:
             self.close_faq()
 
@@ -299,15 +352,20 @@ class _Walker:
                     self.text(node)
                 elif self.frag or not node.isspace():  # leading blanks of a line do not matter
                     self.frag.append(node)
+                    if self.links_open:
+                        self.line_links += len(node) - node.count(" ")
             elif type(node) is Tag:
                 flags = self.enter(node)
-                if flags >= 0:
+                if flags != SKIP:
                     stack.append((node, flags))
                     stack.extend(reversed(node.contents))
             elif isinstance(node, tuple):
                 self.leave(*node)
         if self.cells is not None:
             self.end_row()
+        self.flush()
+
+    def finish(self) -> None:
         self.close_faq()
         self.flush()
 
@@ -321,7 +379,7 @@ class Split:
 
 
 def split_sections(
-    container: Tag,
+    roots: Sequence[Tag],
     *,
     title: str,
     title_el: Tag | None,
@@ -330,12 +388,17 @@ def split_sections(
     cleaner: Cleaner,
     skip: set[int],
     page_ids: set[str],
+    spare: set[int] | None = None,
+    host: str = "",
     linked_faq: tuple[tuple[str, str], ...] = (),
 ) -> Split:
-    """Walk the content container once and return its sections and related links."""
+    """Walk the content container (and the blocks that continue it) once: sections and related links."""
     walker = _Walker(
-        title=title, title_el=title_el, url=url, levels=frozenset(split_levels), cleaner=cleaner, skip=skip
+        title=title, title_el=title_el, url=url, host=host, levels=frozenset(split_levels), cleaner=cleaner, skip=skip,
+        spare=spare or set(),
     )
-    walker.run(container)
+    for root in roots:
+        walker.run(root)
+    walker.finish()
     merge_linked_faq(walker.drafts, linked_faq)
     return Split(finish(walker.drafts, url, page_ids), tuple(walker.related.values()))

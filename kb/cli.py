@@ -112,20 +112,45 @@ def index_cmd(ctx: click.Context, paths: tuple[Path, ...], index_dir: Path | Non
 
 
 @cli.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the Article as JSON.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
               help="Folder the file will be indexed under (its id falls back to the path below it).")
 @click.pass_context
-def inspect(ctx: click.Context, file: Path, as_json: bool, root: Path | None) -> None:
-    """Show how one page is read: the Article exactly as it will be indexed."""
+def inspect(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, root: Path | None) -> None:
+    """Show how pages are read: the Article exactly as it will be indexed.
+
+    One file: the article (as JSON with --json). Several files or a folder: one JSON object a
+    line, {"source", "article"} or {"source", "error"}, in one process (no start-up per page).
+    """
     from indexer.parse import parse_article
+    from indexer.sources import HTML_SUFFIXES
 
     settings = _settings(ctx)
-    rel = file.resolve().relative_to(root.resolve()).as_posix() if root else file.name
+    # Files named are read whatever their suffix; folders give their .html/.htm files, sorted.
+    files = (f for p in paths for f in (
+        sorted(f for f in p.rglob("*") if f.suffix.lower() in HTML_SUFFIXES and f.is_file())
+        if p.is_dir() else [p]))
+
+    def read(file: Path) -> Any:
+        rel = file.resolve().relative_to(root.resolve()).as_posix() if root else file.name
+        return parse_article(file.read_bytes(), source=rel, fallback_url=file.resolve().as_uri(),
+                             settings=settings)
+
+    if len(paths) > 1 or paths[0].is_dir():
+        failed = False
+        for file in files:
+            try:
+                row = {"source": str(file), "article": read(file).to_dict()}
+            except (KbError, OSError) as e:
+                failed, row = True, {"source": str(file), "error": str(e)}
+            click.echo(orjson.dumps(row).decode())
+        if failed:
+            ctx.exit(EXIT_SOME_FAILED)
+        return
+    file = paths[0]
     try:
-        article = parse_article(file.read_bytes(), source=rel, fallback_url=file.resolve().as_uri(),
-                                settings=settings)
+        article = read(file)
     except KbError as e:
         raise click.ClickException(f"{file}: {e}") from e
     if as_json:

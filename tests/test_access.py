@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +18,9 @@ from kb.config import Settings
 from kb.engines.whoosh import layout
 from web import create_app
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from stress import child_env, kb_command, observe_all, tell, write_site  # noqa: E402
+from support.processes import child_env, kb_command
+from support.report import tell
+from support.stress_site import observe_all, write_site
 
 TOKEN = "access-test-token"
 PAGE = (b"<html><head><title>Injected</title></head><body><article><h1>Injected</h1>"

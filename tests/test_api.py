@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from htmlpages import page
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -21,6 +20,8 @@ from indexer.build import Ingestor
 from indexer.lock import WriterLock
 from kb.config import Settings
 from web import create_app
+
+from support.htmlpages import page
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

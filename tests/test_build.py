@@ -11,7 +11,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from htmlpages import page, write
 
 from indexer.build import Ingestor, index_paths
 from indexer.lock import WriterLock
@@ -19,6 +18,8 @@ from kb.config import Settings
 from kb.engines.whoosh import layout
 from kb.errors import LockTimeout
 from kb.search import KnowledgeBase
+
+from support.htmlpages import page, write
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from htmlpages import page, write
 
 from indexer.lock import WriterLock
 from kb.cli import cli
+
+from support.htmlpages import page, write
 
 ROOT = Path(__file__).resolve().parents[1]
 NFCORPUS = ROOT.parent / "shared" / "data" / "nfcorpus"
@@ -68,7 +69,20 @@ def test_inspect_json_shows_the_article_as_indexed(site: Path) -> None:
     assert art["article_id"] == "baclofen" and art["title"] == "Baclofen basics"
     assert art["categories"] == ["Muscle Relaxant"]
     assert [s["heading"] for s in art["sections"]] == ["Dosage"]
-    assert set(art["sections"][0]) == {"anchor", "heading", "breadcrumb", "kind", "text", "deep_link"}
+    assert set(art["sections"][0]) == {"anchor", "heading", "breadcrumb", "kind", "text", "deep_link", "blocks"}
+    assert "\n".join(line for b in art["sections"][0]["blocks"] for line in b["lines"]) == art["sections"][0]["text"]
+
+
+def test_inspect_reads_several_files_and_folders_as_one_json_object_a_line(site: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "empty.html"
+    bad.write_text("")
+    code, out = run("inspect", str(site), str(bad))
+    rows = [orjson.loads(line) for line in out.splitlines()]
+    assert code == 1  # one page failed, and says why on its own line
+    by_name = {Path(r["source"]).name: r for r in rows}
+    assert by_name["a.html"]["article"]["title"] == "Baclofen basics"
+    assert by_name["empty.html"] == {"source": str(bad), "error": "empty input"}
+    assert len(rows) == len([p for p in site.rglob("*.htm*")]) + 1
 
 
 def test_inspect_reports_a_page_without_article_text(tmp_path: Path) -> None:

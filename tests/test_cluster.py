@@ -102,6 +102,7 @@ def test_free_ports_step_over_a_busy_port() -> None:
         assert len(set(kc.free_ports(4))) == 4
 
 
+@pytest.mark.typesense
 def test_a_node_that_cannot_start_fails_with_its_log(tmp_path: Path) -> None:
     _require_server()
     with socket.socket() as held:
@@ -116,6 +117,7 @@ def test_a_node_that_cannot_start_fails_with_its_log(tmp_path: Path) -> None:
             cluster.start_node(0, timeout_s=60)
 
 
+@pytest.mark.typesense
 def test_a_single_node_is_its_own_leader_and_keeps_its_documents_across_a_restart(tmp_path: Path) -> None:
     _require_server()
     with LocalCluster.start(1, tmp_path, KEY, base_port=0) as cluster:
@@ -137,6 +139,7 @@ def test_a_single_node_is_its_own_leader_and_keeps_its_documents_across_a_restar
 
 
 @pytest.mark.slow  # tests/test_failover.py runs the same failover through kb in `make test`
+@pytest.mark.typesense
 def test_three_nodes_fail_over_and_a_restarted_node_catches_up(tmp_path: Path) -> None:
     _require_server()
     with LocalCluster.start(3, tmp_path, KEY, base_port=0) as cluster:
@@ -192,6 +195,7 @@ def _kb_cluster_start(folder: Path) -> tuple[subprocess.Popen[str], str]:
     return proc, exports["KB_TYPESENSE_NODES"]
 
 
+@pytest.mark.typesense
 def test_kb_cluster_start_runs_until_sigterm_then_stops_its_nodes(tmp_path: Path) -> None:
     _require_server()
     proc, url = _kb_cluster_start(tmp_path)
@@ -208,6 +212,7 @@ def test_kb_cluster_start_runs_until_sigterm_then_stops_its_nodes(tmp_path: Path
             proc.wait()
 
 
+@pytest.mark.typesense
 def test_nodes_die_with_the_process_that_started_them(tmp_path: Path) -> None:
     _require_server()
     proc, url = _kb_cluster_start(tmp_path)

@@ -4,13 +4,12 @@ every answer consistent with one generation. Two writers at once: one waits or i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from stress import ConcurrencyFigures, concurrency_run, tell, two_writers  # noqa: E402
+from support.concurrency import ConcurrencyFigures, concurrency_run, two_writers
+from support.report import tell
 
 
 def check(f: ConcurrencyFigures, config: pytest.Config) -> None:
@@ -21,11 +20,13 @@ def check(f: ConcurrencyFigures, config: pytest.Config) -> None:
     assert f.commits >= 2 and f.full_rebuilds >= 1 and f.versions_seen >= 2 and f.searches > 50
 
 
+@pytest.mark.stress
 def test_readers_see_one_generation_at_a_time_while_a_writer_works(tmp_path: Path,
                                                                     pytestconfig: pytest.Config) -> None:
     check(concurrency_run(tmp_path, seconds=3, threads=3, processes=2), pytestconfig)
 
 
+@pytest.mark.stress
 @pytest.mark.parametrize("lock_timeout_s", [30.0, 0.0])
 def test_two_writers_at_once_one_waits_or_is_told(tmp_path: Path, lock_timeout_s: float,
                                                   pytestconfig: pytest.Config) -> None:
@@ -35,6 +36,7 @@ def test_two_writers_at_once_one_waits_or_is_told(tmp_path: Path, lock_timeout_s
     assert f.failures == [] and f.pairs == f.both_ran + f.one_told == 1
 
 
+@pytest.mark.stress
 @pytest.mark.slow
 def test_readers_stay_consistent_for_twenty_seconds(tmp_path: Path, pytestconfig: pytest.Config) -> None:
     check(concurrency_run(tmp_path, seconds=20, threads=4, processes=2), pytestconfig)
@@ -44,12 +46,12 @@ def test_searchers_made_after_an_unnoticed_commit_answer_from_one_generation(tmp
     import os
     import threading
 
-    from stress import COMMON, write_site
-
     from indexer.build import index_paths
     from kb.config import Settings
     from kb.engines.whoosh import layout
     from kb.search import KnowledgeBase
+
+    from support.stress_site import COMMON, write_site
 
     site, s = tmp_path / "site", Settings(index_dir=tmp_path / "index", parse_workers=1)
     write_site(site, range(3), lambda i: 1)

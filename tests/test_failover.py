@@ -20,6 +20,7 @@ from kb.search import KnowledgeBase
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "articles"
 API_KEY = "failover-key"
+pytestmark = pytest.mark.typesense  # a real 3-node Typesense cluster
 NEW_PAGE = (b"<html><head><title>Flibbertine after failover</title>"
             b'<link rel="canonical" href="https://site.example/flibbertine/"></head>'
             b"<body><h1>Flibbertine after failover</h1><p>Flibbertine is written while the old leader is down."

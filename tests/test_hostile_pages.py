@@ -4,7 +4,6 @@ script from an article reaches the article view or the results page."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +16,11 @@ from kb.config import Settings
 from kb.search import KnowledgeBase
 from web import create_app
 
+from support.hostile_pages import HostileFigures, hostile_pages, index_hostile
+from support.report import tell
+from support.xss import script_problems
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from stress import HostileFigures, hostile_pages, index_hostile, script_problems, tell  # noqa: E402
 
 FUZZED = 20
 
@@ -39,6 +40,7 @@ def hostile_client(hostile: tuple[Path, Path, dict[str, str], HostileFigures]) -
     return create_app(Settings(index_dir=hostile[1])).test_client()
 
 
+@pytest.mark.stress
 def test_every_hostile_file_is_indexed_or_reported_and_the_run_completes(
         hostile: tuple[Path, Path, dict[str, str], HostileFigures], pytestconfig: pytest.Config) -> None:
     _pages, _index, tried, figures = hostile
@@ -50,6 +52,7 @@ def test_every_hostile_file_is_indexed_or_reported_and_the_run_completes(
                        f"{figures.exit_code}; reasons {figures.reasons}")
 
 
+@pytest.mark.stress
 def test_skipped_files_say_why(hostile: tuple[Path, Path, dict[str, str], HostileFigures], tmp_path: Path) -> None:
     pages, _index, _tried, _figures = hostile
     summary = index_paths([pages / n for n in ("big-50mb.html", "binary-random.html", "binary-png.html",
@@ -62,6 +65,7 @@ def test_skipped_files_say_why(hostile: tuple[Path, Path, dict[str, str], Hostil
     assert "empty" in reasons["empty.html"] and "whitespace.html" in reasons
 
 
+@pytest.mark.stress
 def test_deep_nesting_and_ten_thousand_headings_are_indexed(
         hostile: tuple[Path, Path, dict[str, str], HostileFigures]) -> None:
     kb = KnowledgeBase.open(hostile[1])
@@ -69,6 +73,7 @@ def test_deep_nesting_and_ten_thousand_headings_are_indexed(
     assert len(kb.article("headings-10000").sections) >= 10_000
 
 
+@pytest.mark.stress
 # hypothesis's gc callback may be where the alarm lands: Python reports the swallowed exception
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_page_over_the_time_limit_is_reported_and_the_rest_indexed(
@@ -82,6 +87,7 @@ def test_a_page_over_the_time_limit_is_reported_and_the_rest_indexed(
     assert summary.added == 1 and time.perf_counter() - started < 10
 
 
+@pytest.mark.stress
 def test_no_script_from_an_article_reaches_the_article_view_or_the_results(
         hostile: tuple[Path, Path, dict[str, str], HostileFigures], hostile_client: FlaskClient) -> None:
     kb = KnowledgeBase.open(hostile[1])

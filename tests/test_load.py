@@ -3,13 +3,12 @@ and the server's RSS after the run close to before it (no leak per request)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from stress import LoadFigures, load_run, tell  # noqa: E402  (benchmarks/ is a folder of scripts)
+from support.load_run import LoadFigures, load_run
+from support.report import tell
 
 MAX_GROWTH_MB = 8.0
 
@@ -23,10 +22,12 @@ def check(f: LoadFigures, config: pytest.Config) -> None:
     assert f.rss_after_mb - f.rss_before_mb < MAX_GROWTH_MB
 
 
+@pytest.mark.stress
 def test_a_short_load_run_has_no_errors_and_no_leak(built_index: Path, pytestconfig: pytest.Config) -> None:
     check(load_run(built_index, seconds=3, workers=4, client_threads=8), pytestconfig)
 
 
+@pytest.mark.stress
 @pytest.mark.slow
 def test_a_longer_load_run_has_no_errors_and_no_leak(built_index: Path, pytestconfig: pytest.Config) -> None:
     check(load_run(built_index, seconds=20, workers=4, client_threads=8), pytestconfig)
@@ -37,7 +38,7 @@ def test_the_load_client_asks_each_query_once_per_pass() -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlsplit
 
-    import load
+    from support import load_client
 
     asked: list[str] = []
 
@@ -57,7 +58,7 @@ def test_the_load_client_asks_each_query_once_per_pass() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         queries = [f"query {i}" for i in range(120)]
-        result = load.run("127.0.0.1", server.server_address[1], "/s", queries, threads=7, duration_s=30,
+        result = load_client.run("127.0.0.1", server.server_address[1], "/s", queries, threads=7, duration_s=30,
                           max_requests=len(queries))
     finally:
         server.shutdown()

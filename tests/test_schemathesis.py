@@ -4,7 +4,6 @@ writable copy of the index (and schemathesis also checks they refuse requests wi
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,13 @@ from kb.config import Settings
 from web import create_app
 from web.openapi import document
 
+from support.report import tell
+
 # Pinned as schemathesis==4.32.5 in the test extras; skipped (with this reason) where it is not installed.
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed: pip install schemathesis==4.32.5")
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance  # noqa: E402
 from schemathesis.config import SchemathesisConfig  # noqa: E402
 from schemathesis.generation import GenerationMode  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from stress import tell  # noqa: E402  (benchmarks/ is a folder of scripts)
 
 TOKEN = "schemathesis-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

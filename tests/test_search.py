@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from htmlpages import page, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indexer.build import index_paths
 from kb.config import Settings
 from kb.search import KnowledgeBase
+
+from support.htmlpages import page, write
 
 PAGES = {
     "baclofen.html": page("Baclofen basics", {

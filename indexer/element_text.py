@@ -1,4 +1,4 @@
-"""Parse stage, text: whitespace normalisation and the text of one small element.
+"""Parse stage, element text: whitespace normalisation and the visible text of one small element.
 
 Everything here walks iteratively: a 10,000-deep page must not hit the recursion limit.
 """
