@@ -16,7 +16,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browsing import (
+
+from indexer.build import index_paths
+from indexer.parse import parse_article
+from kb.config import Settings
+from web import create_app
+
+from support.browsing import (
     DESKTOP,
     PHONE,
     STRUCTURED,
@@ -27,11 +33,6 @@ from browsing import (
     save,
     served_app,
 )
-
-from indexer.build import index_paths
-from indexer.parse import parse_article
-from kb.config import Settings
-from web import create_app
 
 pytestmark = pytest.mark.browser
 sync_api = need_chromium()

@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browsing import (
+
+from kb.config import Settings
+from web import create_app
+
+from support.browsing import (
     AXE,
     DESKTOP,
     PHONE,
@@ -23,9 +27,6 @@ from browsing import (
     served_app,
     with_axe,
 )
-
-from kb.config import Settings
-from web import create_app
 
 pytestmark = pytest.mark.browser
 sync_api = need_chromium()

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browsing import chromium, local_only, need_chromium, new_page, served_app, served_folder
 
 from indexer.build import index_paths
 from indexer.parse import parse_article
 from kb.config import Settings
 from web import create_app
+
+from support.browsing import chromium, local_only, need_chromium, new_page, served_app, served_folder
 
 pytestmark = pytest.mark.browser
 sync_api = need_chromium()

@@ -26,8 +26,8 @@ from kb.engines.base import write_article
 from kb.models import Article, Block, Section
 
 CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 5_000
