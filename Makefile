@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 INDEX ?= .kb-index
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# axe-core (MPL-2.0) for the browser test's accessibility checks: from npm, pinned in tests/axe/, git-ignored.
+AXE := tests/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: setup run index test test-fast lint bench relevance stress clean
+.PHONY: setup run index test test-fast lint axe bench relevance stress clean
 
 $(BIN)/kb: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,8 +32,14 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund --silent
+	@touch $(AXE)
+
+axe: $(AXE)
+
 # What CI runs: everything but the long `slow` forms.
-test: lint
+test: lint $(AXE)
 	$(BIN)/pytest -q -m "not slow"
 
 # The core in well under a minute: no Chromium, no Typesense nodes, no reliability runs (kills, load).
@@ -49,4 +57,4 @@ stress: setup
 	$(BIN)/python benchmarks/stress.py
 
 clean:
-	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache tests/axe/node_modules

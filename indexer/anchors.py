@@ -3,7 +3,8 @@
 A heading with a real id links to `url#id`. Without one the deep link is a text fragment
 (`url#:~:text=…`, percent-encoded per the WICG spec, which reserves `-`, `,` and `&`) and
 the section gets a generated anchor for the local article view: a slug of its heading,
-unique within the article and never equal to an id that exists on the page.
+unique within the article and never equal to an id that exists on the page. Which words a
+text fragment needs so that it lands on the heading is worked out in `indexer.fragments`.
 """
 
 from __future__ import annotations
@@ -28,9 +29,29 @@ def id_link(url: str, anchor: str) -> str:
     return f"{page_url(url)}#{quote(anchor, safe='!$&()*+,;=:@/?-._~')}"
 
 
-def text_fragment_link(url: str, text: str) -> str:
-    """A deep link that scrolls to the first occurrence of `text` (a text fragment)."""
-    return f"{page_url(url)}#:~:text={quote(text, safe='').replace('-', '%2D')}"
+def text_fragment_link(url: str, text: str, *, prefix: str = "", suffix: str = "") -> str:
+    """A deep link that scrolls to the first occurrence of `text` (a text fragment), optionally
+    only where `prefix` comes just before it and `suffix` just after (`prefix-,text,-suffix`)."""
+    directive = _fragment_part(text)
+    if prefix:
+        directive = f"{_fragment_part(prefix)}-,{directive}"
+    if suffix:
+        directive = f"{directive},-{_fragment_part(suffix)}"
+    return f"{page_url(url)}#:~:text={directive}"
+
+
+def _fragment_part(text: str) -> str:
+    """Percent-encoded for a text directive, which reserves `-`, `,` and `&` too."""
+    return quote(text, safe="").replace("-", "%2D")
+
+
+def site_url(url: str) -> str:
+    """The URL when it is a web address a reader can open (http or https), else "" (no site URL)."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
+    return url if scheme in ("http", "https") else ""
 
 
 def slugify(text: str) -> str:

@@ -12,9 +12,11 @@ from dataclasses import replace
 
 from bs4 import BeautifulSoup, Tag
 
+from indexer.anchors import site_url
 from indexer.clean import cleaner_for, in_page_chrome
 from indexer.container import Measure, densest, measure, weigh, with_continuations
 from indexer.decode import binary_reason, decode_html, looks_like_html
+from indexer.fragments import land
 from indexer.meta import TIER_MAIN, PageScan, read_metadata, scan, title_h1
 from indexer.sections import split_sections
 from kb.config import Settings
@@ -114,16 +116,18 @@ def _parse(text: str, *, source: str, fallback_url: str, settings: Settings) -> 
     title = meta.title or next((s.heading for s in sections if s.kind != "lead"), "") or meta.article_id
     if not meta.title and sections[0].kind == "lead":
         sections = (replace(sections[0], heading=title), *sections[1:])
+    url = site_url(meta.url)  # a file: or about: fallback is no link a reader can open
+    sections = land(sections, root=page.body or soup, containers=[container], url=url)
     return Article(
         article_id=meta.article_id,
         title=title,
-        url=meta.url,
+        url=url,
         categories=meta.categories,
         tags=meta.tags,
         published=meta.published,
         modified=meta.modified,
         description=meta.description,
         lang=meta.lang,
-        related=tuple(RelatedLink(link.title, link.url) for link in split.related),
+        related=tuple(RelatedLink(link.title, link.url) for link in split.related if site_url(link.url)),
         sections=sections,
     )

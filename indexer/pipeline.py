@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import orjson
 
+from indexer.anchors import site_url
 from indexer.sources import Source
 from kb import text
 from kb.config import Settings
@@ -77,7 +78,7 @@ def article_from_record(line: bytes, source: Source) -> Article:
     body = str(rec.get("text") or "").strip()
     if not title and not body:
         raise BadInput("record has neither title nor text")
-    url = str(rec.get("url") or meta.get("url") or f"{source.path.resolve().as_uri()}#{rid}")
+    url = site_url(str(rec.get("url") or meta.get("url") or ""))  # none: the record has no page a reader can open
 
     def strings(value: Any) -> tuple[str, ...]:
         items = value if isinstance(value, list) else [value] if value else []
@@ -98,7 +99,8 @@ def vocabulary(article: Article) -> tuple[str, ...]:
 
 
 def fallback_url(source: Source, settings: Settings) -> str:
-    """The URL of a page without a canonical link: under the site's base URL when set, else file://."""
+    """The URL of a page without a canonical link: under the site's base URL when set, else its file://
+    URL, which only resolves the page's relative links (the article then has no site URL)."""
     if settings.base_url:
         return settings.base_url.rstrip("/") + "/" + quote(source.rel)
     return source.path.resolve().as_uri()

@@ -17,6 +17,7 @@ TOML config file (`KB_CONFIG` or `--config`) adds removal selectors, synonyms an
 
     [web]
     cors_origins = ["https://www.example.com"]
+    site_name = "Example Pharmacy answers"             # the site's name on its pages
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Settings:
     admin_token: str | None = None
     max_body_bytes: int = 10 * MB
     cors_origins: tuple[str, ...] = ()
+    site_name: str = "Knowledge base"  # what the pages call the site: the header, page titles, the home page
     parse_workers: int = 0  # 0: one per core
     backend: str = "whoosh"  # or "typesense" (a cluster; `pip install 'kb[typesense]'`)
     typesense_nodes: tuple[str, ...] = ()  # e.g. ("http://10.0.0.1:8108", "http://10.0.0.2:8108")
@@ -92,6 +94,8 @@ class Settings:
                 raise ConfigError(f"{prefix}TYPESENSE_API_KEY_FILE: cannot read {v}: {e.strerror}") from e
         if (v := get("TYPESENSE_COLLECTION")) is not None:
             changes["typesense_collection"] = v
+        if (v := get("SITE_NAME")) is not None and v.strip():
+            changes["site_name"] = " ".join(v.split())
         if (v := get("CORS_ORIGINS")) is not None:
             changes["cors_origins"] = tuple(o.strip() for o in v.split(",") if o.strip())
         for name, key, conv in (
@@ -119,7 +123,7 @@ class Settings:
             raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
         known = {"parse": {"remove", "split_levels", "max_file_mb", "timeout_s"},
                  "search": {"synonyms", "max_query_chars"},
-                 "web": {"cors_origins", "max_body_mb"},
+                 "web": {"cors_origins", "max_body_mb", "site_name"},
                  "index": {"dir", "articles", "base_url"}}
         for table, values in data.items():
             if table not in known or not isinstance(values, dict):
@@ -147,6 +151,8 @@ class Settings:
             changes["synonyms_file"] = here / str(search["synonyms"])
         if "dir" in index:
             changes["index_dir"] = here / str(index["dir"])
+        if str(web.get("site_name", "")).strip():
+            changes["site_name"] = " ".join(str(web["site_name"]).split())
         if "base_url" in index:
             changes["base_url"] = str(index["base_url"])
         if "articles" in index:

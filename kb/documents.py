@@ -4,15 +4,19 @@ The indexer turns an `Article` into `StoredSection`s (`documents`); each engine 
 its own format (Whoosh stored fields, Typesense documents) and rebuilds them on the way out,
 so everything above the engines (hits, snippets, suggestions, the article view) reads one
 typed shape and never an engine's dict.
+
+A section's structure (its lists and tables, `kb.models.Block`) is stored as a layout of its
+body's lines, `[kind, line count]` per block plus a table's cells, and only when it has a list or
+a table: a section of paragraphs, or one stored before blocks existed, reads back as its text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from kb.models import Article, RelatedLink, Section, SectionKind
+from kb.models import BLOCK_KINDS, Article, Block, RelatedLink, Section, SectionKind
 
 SCHEMA_VERSION = 1  # the stored shape; a writer that finds another version rebuilds from scratch
 HEADING_JOIN = " \n "  # between the breadcrumb's headings in the indexed heading text
@@ -47,6 +51,7 @@ class StoredSection:
     tags: tuple[str, ...]
     modified: str | None
     article: ArticleFacts | None = None  # on the first section only
+    blocks: tuple[Block, ...] = field(default=(), compare=False)  # the body's structure, when it has lists or tables
 
     @property
     def id(self) -> str:
@@ -71,7 +76,7 @@ class StoredSection:
     def section(self) -> Section:
         """The `Section` this was stored from."""
         return Section(anchor=self.anchor, heading=self.heading, breadcrumb=self.breadcrumb, kind=self.kind,
-                       text=self.body, deep_link=self.deep_link)
+                       text=self.body, deep_link=self.deep_link, blocks=self.blocks)
 
 
 def facet_key(value: str) -> str:
@@ -88,7 +93,7 @@ def documents(article: Article, source: str) -> Iterator[StoredSection]:
             source=source, order=order, article_id=article.article_id, kind=section.kind, title=article.title,
             heading=section.heading, breadcrumb=section.breadcrumb, body=section.text, anchor=section.anchor,
             deep_link=section.deep_link, url=article.url, categories=article.categories, tags=article.tags,
-            modified=article.modified, article=facts if order == 0 else None)
+            modified=article.modified, article=facts if order == 0 else None, blocks=section.blocks)
 
 
 def article_from(stored: list[StoredSection]) -> Article:
@@ -112,6 +117,9 @@ def to_record(doc: StoredSection) -> dict[str, Any]:
                  "deep_link": doc.deep_link, "url": doc.url, "categories": list(doc.categories),
                  "tags": list(doc.tags), "modified": doc.modified},
     }
+    layout = block_layout(doc.blocks)
+    if layout is not None:
+        record["meta"]["blocks"] = layout
     if doc.article is not None:
         facts = doc.article
         record["article"] = {"published": facts.published, "description": facts.description, "lang": facts.lang,
@@ -131,4 +139,34 @@ def from_record(record: Mapping[str, Any]) -> StoredSection:
         source=record["source"], order=int(record["order"]), article_id=record["article_id"], kind=record["kind"],
         title=record["title"], heading=meta["heading"], breadcrumb=tuple(meta["breadcrumb"]),
         body=record.get("body", ""), anchor=meta["anchor"], deep_link=meta["deep_link"], url=meta["url"],
-        categories=tuple(meta["categories"]), tags=tuple(meta["tags"]), modified=meta["modified"], article=facts)
+        categories=tuple(meta["categories"]), tags=tuple(meta["tags"]), modified=meta["modified"], article=facts,
+        blocks=blocks_from(meta.get("blocks"), record.get("body", "")))
+
+
+def block_layout(blocks: tuple[Block, ...]) -> list[list[Any]] | None:
+    """How a body's lines fall into blocks, for storing: None when there is no list or table
+    (the body's lines are then its paragraphs, and nothing is stored)."""
+    if not any(b.kind != "paragraph" for b in blocks):
+        return None
+    return [[b.kind, len(b.lines), [list(r) for r in b.rows]] if b.kind == "table" else [b.kind, len(b.lines)]
+            for b in blocks]
+
+
+def blocks_from(layout: Any, body: str) -> tuple[Block, ...]:
+    """The blocks a stored layout describes over the body's lines; () when there is none or it does
+    not fit the body (the article view then shows the body's lines as paragraphs)."""
+    if not isinstance(layout, list) or not layout:
+        return ()
+    lines = body.split("\n")
+    out: list[Block] = []
+    at = 0
+    for entry in layout:
+        if not isinstance(entry, list) or len(entry) < 2 or entry[0] not in BLOCK_KINDS:
+            return ()
+        kind, count = entry[0], entry[1]
+        if not isinstance(count, int) or count < 1 or at + count > len(lines):
+            return ()
+        rows = tuple(tuple(str(c) for c in r) for r in entry[2]) if kind == "table" and len(entry) > 2 else ()
+        out.append(Block(kind, tuple(lines[at:at + count]), rows))
+        at += count
+    return tuple(out) if at == len(lines) else ()

@@ -67,7 +67,7 @@ class DocTable:
             out[name] = (offsets, values, names)
         return out
 
-    def _count(self, field: str, docs: np.ndarray) -> dict[str, int]:
+    def _count(self, field: str, docs: np.ndarray, per_article: bool = False) -> dict[str, int]:
         offsets, values, names = self._codes[field]
         starts = offsets[docs]
         lengths = offsets[docs + 1] - starts
@@ -76,7 +76,12 @@ class DocTable:
             return {}
         # the positions of every matching section's values, laid end to end
         where = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-        counts = np.bincount(values[where], minlength=len(names))
+        found = values[where]
+        if per_article:  # each (value, article) pair once
+            codes, index = self._article_codes
+            pairs = np.unique(found * len(index) + np.repeat(codes[docs], lengths))
+            found = pairs // len(index)
+        counts = np.bincount(found, minlength=len(names))
         return {names[i]: int(counts[i]) for i in np.flatnonzero(counts)}
 
     def article_count(self) -> int:
@@ -103,10 +108,11 @@ class DocTable:
                 scores[aid] = shared
         return [aid for aid, _ in scores.most_common()]
 
-    def facets(self, docnums: Collection[int], limit: int = 20) -> Facets:
-        """Counts of categories, tags and kinds over the matching sections, most first, ties by name."""
+    def facets(self, docnums: Collection[int], limit: int = 20, *, per_article: bool = False) -> Facets:
+        """Counts of categories, tags and kinds over the matching sections, most first, ties by name;
+        with `per_article`, how many articles have a matching section with the value."""
         docs = _as_array(docnums)
-        cats, tags, kinds = (self._count(f, docs) for f in ("category", "tag", "kind"))
+        cats, tags, kinds = (self._count(f, docs, per_article) for f in ("category", "tag", "kind"))
 
         def values(c: dict[str, int]) -> tuple[FacetValue, ...]:
             best = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]

@@ -220,7 +220,8 @@ class Group:
 
 @dataclass(frozen=True)
 class FacetValue:
-    """One value of a facet and how many matching sections carry it."""
+    """One value of a facet and how many matches carry it: sections, or articles when the
+    results are grouped by article."""
 
     value: str
     count: int
@@ -294,12 +295,17 @@ class SearchPage:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A search-as-you-type suggestion: a title, a heading or a medicine name."""
+    """A search-as-you-type suggestion: a title, a heading or a medicine name.
+
+    `url` is where choosing it goes, as a path of the web app: the article's local view for a
+    title, the section's anchor in it for a heading, a search for a medicine name."""
 
     text: str
     kind: Literal["title", "heading", "medicine"]
     article_id: str | None = None
     anchor: str | None = None
+    article_title: str | None = None  # a heading's article
+    url: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The suggestion as JSON-ready data."""

@@ -98,7 +98,10 @@ class KnowledgeBase:
             every = matched if matched is not None else [d for _, d in ranked]
             facets = Facets()
             if facets_on:
-                facets = engine_facets if engine_facets is not None else docs.facets(every)
+                if group == "article":  # counted in the unit the results come in
+                    facets = docs.facets(every, per_article=True)
+                else:
+                    facets = engine_facets if engine_facets is not None else docs.facets(every)
             grouped = None
             if group == "article":
                 grouped = group_by_article(docs, ranked, docs.article_counts(every), page, per_page)

@@ -1,9 +1,10 @@
 """Search-as-you-type: titles, headings and medicine names that match what was typed so far.
 
-A sorted list of every title, heading and medicine name, built once per generation; a
-prefix matches the start of an entry or of any of its words. Entry starts are found by
-bisection in each kind's sorted keys, word starts by `str.find` over all keys joined, so a
-lookup costs the same at 100 entries or 100,000 (a search with no results asks once a word).
+A sorted list of every title, heading and medicine name, built once per generation, each with
+where choosing it goes (the article, the section in it, a search for the name); a prefix
+matches the start of an entry or of any of its words. Entry starts are found by bisection in
+each kind's sorted keys, word starts by `str.find` over all keys joined, so a lookup costs the
+same at 100 entries or 100,000 (a search with no results asks once a word).
 """
 
 from __future__ import annotations
@@ -12,12 +13,28 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
+from urllib.parse import quote, urlencode
 
 from kb import text
 from kb.documents import StoredSection
 from kb.models import Suggestion
 
 _RANK = {"title": 0, "medicine": 1, "heading": 2}
+# Quoted as the web app's `url_for` quotes a path, a query and an anchor (so the links are equal).
+_PATH_SAFE = "!$&'()*+,/:;=@"
+_QUERY_SAFE = "!$'()*,/:;?@"
+_ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
+
+
+def article_path(article_id: str, anchor: str | None = None) -> str:
+    """The web app's path of an article's local view, at a section's anchor when given."""
+    path = "/articles/" + quote(article_id, safe=_PATH_SAFE)
+    return path + ("#" + quote(anchor, safe=_ANCHOR_SAFE) if anchor else "")
+
+
+def search_path(query: str) -> str:
+    """The web app's path of the results page for a query."""
+    return "/search?" + urlencode({"q": query}, safe=_QUERY_SAFE)
 
 
 @dataclass(frozen=True)
@@ -49,12 +66,15 @@ class SuggestList:
         for f in sections:
             if f.order == 0 and f.title:
                 key = text.normalize_phrase(f.title)
-                seen.setdefault(key, Suggestion(f.title, "title", f.article_id))
+                if key not in seen:
+                    seen[key] = Suggestion(f.title, "title", f.article_id, url=article_path(f.article_id))
             if f.heading and f.kind != "lead":
                 key = text.normalize_phrase(f.heading)
-                seen.setdefault(key, Suggestion(f.heading, "heading", f.article_id, f.anchor))
+                if key not in seen:
+                    seen[key] = Suggestion(f.heading, "heading", f.article_id, f.anchor, f.title,
+                                           article_path(f.article_id, f.anchor))
         for name in medicines:
-            seen.setdefault(name, Suggestion(name, "medicine"))
+            seen.setdefault(name, Suggestion(name, "medicine", url=search_path(name)))
         ordered = sorted(seen.items(), key=lambda kv: (_RANK[kv[1].kind], kv[0]))
         return cls(tuple(ordered))
 

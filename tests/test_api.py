@@ -185,6 +185,19 @@ def test_suggestions_complete_what_was_typed(client: FlaskClient, spec: dict[str
     assert get(client, spec, "/api/suggest", 400)["error"]["code"] == "bad_request"
 
 
+def test_every_suggestion_says_where_it_goes(client: FlaskClient, spec: dict[str, Any]) -> None:
+    found = {s["kind"]: s for q in ("baclofen for", "side eff", "lioresa")
+             for s in get(client, spec, f"/api/suggest?q={q}")["suggestions"]}
+    title, heading, medicine = found["title"], found["heading"], found["medicine"]
+    assert title["url"] == f"/articles/{title['article_id']}"
+    assert heading["url"] == f"/articles/{heading['article_id']}#{heading['anchor']}" and heading["article_title"]
+    assert heading["article_title"] == client.get(f"/api/articles/{heading['article_id']}").get_json()["title"]
+    assert medicine["url"] == "/search?q=lioresal"
+    for s in (title, heading, medicine):
+        page = client.get(s["url"].partition("#")[0])
+        assert page.status_code == 200 and page.mimetype == "text/html", s
+
+
 def test_healthz_reports_the_size_and_is_never_cached(client: FlaskClient, spec: dict[str, Any]) -> None:
     resp = client.get("/healthz")
     data = conforms(spec, resp, "GET", "/healthz")
@@ -277,6 +290,18 @@ def test_an_uploaded_article_is_found_by_the_next_search(admin: FlaskClient, spe
     assert admin.get(resp.headers["Location"]).status_code == 200
 
 
+def test_an_upload_never_stores_a_link_a_reader_cannot_open(admin: FlaskClient) -> None:
+    plain = page("Cramp relief at night", {"Stretching": "Calf stretches before bed ease most night cramps."})
+    for url in ("javascript:alert(1)", "file:///etc/passwd", None):
+        query = f"?url={url}" if url else ""
+        resp = admin.post("/api/articles" + query, data=plain, headers=AUTH)
+        if resp.status_code != 201:  # refused outright is as good
+            assert resp.status_code in (400, 422), resp.data
+            continue
+        stored = admin.get(resp.headers["Location"]).get_json()
+        assert stored["url"] == "" and all(s["deep_link"] == "" for s in stored["sections"]), url
+
+
 def test_writes_without_the_token_are_refused_with_401(admin: FlaskClient, spec: dict[str, Any]) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
         resp = admin.post("/api/articles", data=NEW_PAGE, headers=headers)
@@ -357,4 +382,5 @@ def test_any_query_and_page_give_results_or_a_400_never_a_500(client: FlaskClien
                                                               page_: str | None) -> None:
     qs = {"q": q} | ({"page": page_} if page_ is not None else {})
     resp = client.get("/api/search", query_string=qs)
-    assert resp.status_code in (200, 400) and resp.mimetype == "application/json"
+    assert resp.status_code in (200, 400, 404) and resp.mimetype == "application/json"
+    assert resp.status_code != 404 or int(page_ or 1) > 1  # 404: only a page past the last one

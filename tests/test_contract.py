@@ -16,8 +16,11 @@ import orjson
 import pytest
 
 from indexer.build import Ingestor, index_paths
+from indexer.session import write_session
 from kb.config import Settings
+from kb.engines.base import write_article
 from kb.errors import ArticleNotFound
+from kb.models import Article, Block, Section
 from kb.search import KnowledgeBase
 from web import create_app
 
@@ -115,6 +118,19 @@ def test_grouping_by_article(site: Site) -> None:
     assert all(1 <= len(g.hits) <= 3 and all(h.article_id == g.article_id for h in g.hits) for g in page.groups)
 
 
+def test_grouped_facets_count_articles_as_the_total_does(site: Site) -> None:
+    page = site.kb.search("spasticity", group="article")
+    sections = site.kb.search("spasticity")
+    assert page.facets.categories and page.facets.kinds
+    for fv in page.facets.categories[:3]:
+        assert site.kb.search("spasticity", group="article", categories=[fv.value]).total == fv.count, fv
+    for fv in page.facets.kinds:
+        assert site.kb.search("spasticity", group="article", kinds=[fv.value]).total == fv.count, fv
+    by_sections = {fv.value: fv.count for fv in sections.facets.kinds}
+    assert all(fv.count <= by_sections[fv.value] for fv in page.facets.kinds)
+    assert any(fv.count < by_sections[fv.value] for fv in page.facets.kinds)  # sections were counted before
+
+
 def test_articles_related_and_suggestions(site: Site) -> None:
     art = site.kb.article("en/intrathecal-baclofen-pump-therapy.html")
     assert len(art.sections) > 5 and [s.anchor for s in art.sections][0]
@@ -140,6 +156,35 @@ def test_an_upload_is_searchable_then_deleted(site: Site) -> None:
     assert "&lt;script&gt;" in page.hits[0].snippet_html  # escaped once, above the engine
     ing.delete("flibbertine")
     assert site.kb.search("flibbertine").total == 0
+
+
+STRUCTURED = Article(
+    article_id="structured-guide", title="Structured guide", url="https://site.example/structured/", sections=(
+        Section("lead", "Structured guide", (), "lead", "A lead paragraph.", "https://site.example/structured/"),
+        Section("doses", "Doses", ("Doses",), "section", "Tablets come in:\n5 mg\n10 mg\nForm | Strength\n"
+                "Tablet | 10 mg\nAfter the table.", "https://site.example/structured/#doses", blocks=(
+                    Block("paragraph", ("Tablets come in:",)), Block("list", ("5 mg", "10 mg")),
+                    Block("table", ("Form | Strength", "Tablet | 10 mg"), (("Form", "Strength"), ("Tablet", "10 mg"))),
+                    Block("paragraph", ("After the table.",)))),
+        Section("notes", "Notes", ("Notes",), "section", "Plain text.", "https://site.example/structured/#notes",
+                blocks=(Block("paragraph", ("Plain text.",)),)),
+    ))
+
+
+def test_a_sections_lists_and_tables_are_stored_and_read_back(site: Site) -> None:
+    with write_session(site.settings, "contract test") as store:
+        write_article(store, "test::structured", "test", "structured", None, STRUCTURED, ())
+        store.commit()
+    try:
+        back = {s.anchor: s for s in site.kb.article("structured-guide").sections}
+        assert back["doses"].blocks == STRUCTURED.sections[1].blocks
+        assert back["doses"].text == STRUCTURED.sections[1].text  # the indexed text is unchanged
+        assert back["notes"].blocks == () and back["lead"].blocks == ()  # paragraphs only: nothing stored
+    finally:
+        with write_session(site.settings, "contract test") as store:
+            store.delete("test::structured")
+            store.manifest.forget("test::structured")
+            store.commit()
 
 
 def test_the_http_api_has_one_shape(site: Site) -> None:

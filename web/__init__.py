@@ -54,6 +54,6 @@ def create_app(settings: Settings | None = None, *, ingestor: object | None = No
 
     @app.context_processor
     def template_globals() -> dict[str, object]:
-        return {"asset": asset, "max_query_chars": settings.max_query_chars}
+        return {"asset": asset, "max_query_chars": settings.max_query_chars, "site_name": settings.site_name}
 
     return app

@@ -28,6 +28,8 @@ REALM = 'Bearer realm="kb admin"'
 def search() -> Response:
     """Search sections (or articles with group=article): the SearchPage as JSON."""
     _args, page = run_search(knowledge_base(), request.args, api=True)
+    if page.page > page.pages:
+        raise ApiError(404, f"page {page.page} is past the last page of results ({page.pages})")
     return json_response(page.to_dict())
 
 
@@ -52,7 +54,8 @@ def suggest() -> Response:
         raise ApiError(400, "the q parameter is required (what has been typed so far)")
     q = q[: settings().max_query_chars]
     found = knowledge_base().suggest(q) if q.strip() else []
-    return json_response({"query": q, "suggestions": [s.to_dict() for s in found]})
+    root = request.script_root  # a suggestion's url is a path of this app, wherever it is mounted
+    return json_response({"query": q, "suggestions": [{**s.to_dict(), "url": root + s.url} for s in found]})
 
 
 @bp.get("/openapi.json")

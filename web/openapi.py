@@ -45,7 +45,8 @@ SCHEMAS: dict[str, Any] = {
         "article_id": STR, "title": STR, "url": STR, "categories": STRS, "modified": OPT_STR, "score": NUM,
         "hits": _list(_ref("Hit")), "more": {**INT, "description": "Matching sections not listed in hits."},
     }),
-    "FacetValue": _obj({"value": STR, "count": INT}),
+    "FacetValue": _obj({"value": STR, "count": {**INT, "description": "Matching sections, or articles when "
+                                                "grouped by article."}}),
     "Facets": _obj({name: _list(_ref("FacetValue")) for name in ("categories", "tags", "kinds")}),
     "Expansion": _obj({"term": STR, "source": STR}),
     "SearchPage": _obj({
@@ -60,8 +61,14 @@ SCHEMAS: dict[str, Any] = {
                                    "the engine's own count of its candidate match, which can be smaller."},
     }, required=["query", "corrected_query", "expanded_terms", "total", "page", "per_page", "took_ms", "hits",
                  "facets", "notices"]),
+    "Block": _obj({"kind": {"type": "string", "enum": ["paragraph", "list", "table"]}, "lines": STRS,
+                   "rows": {**_list(STRS), "description": "A table's cells, row by row."}}, required=["kind", "lines"]),
     "Section": _obj({"anchor": STR, "heading": STR, "breadcrumb": STRS, "kind": KIND, "text": STR,
-                     "deep_link": STR}),
+                     "deep_link": {"type": "string", "description": "The section on its site; \"\" when the "
+                                   "article has no site URL."},
+                     "blocks": {**_list(_ref("Block")), "description": "The text's structure, when it has lists or "
+                                "tables: its lines, block by block."}},
+                    required=["anchor", "heading", "breadcrumb", "kind", "text", "deep_link"]),
     "RelatedLink": _obj({"title": STR, "url": STR}),
     "Article": _obj({
         "article_id": STR, "title": STR, "url": STR, "categories": STRS, "tags": STRS, "published": OPT_STR,
@@ -72,7 +79,10 @@ SCHEMAS: dict[str, Any] = {
                             "reason": {"type": "string", "enum": ["see-also", "tags", "similar"]}}),
     "Related": _obj({"article_id": STR, "related": _list(_ref("RelatedArticle"))}),
     "Suggestion": _obj({"text": STR, "kind": {"type": "string", "enum": ["title", "heading", "medicine"]},
-                        "article_id": OPT_STR, "anchor": OPT_STR}),
+                        "article_id": OPT_STR, "anchor": OPT_STR,
+                        "article_title": {**OPT_STR, "description": "A heading's article."},
+                        "url": {"type": "string", "description": "Where choosing it goes, under this site: the "
+                                "article view, the section in it, or a search for the name."}}),
     "Suggestions": _obj({"query": STR, "suggestions": _list(_ref("Suggestion"))}),
     "Health": _obj({"status": {"const": "ok"}, "articles": INT, "sections": INT}),
     "Unavailable": _obj({"status": {"const": "unavailable"}, "error": _obj({"code": STR, "message": STR})}),
@@ -86,7 +96,7 @@ ERROR_TEXT = {
     "400": "Bad parameter (not a number, out of range, unknown value, missing q).",
     "401": "Missing or wrong admin token.",
     "403": "The admin API is off: no KB_ADMIN_TOKEN is set.",
-    "404": "No such article or path.",
+    "404": "No such article or path, or a page past the last page of results.",
     "405": "Method not allowed on this path.",
     "413": "Request body larger than KB_MAX_BODY_MB.",
     "422": "The upload cannot be indexed (empty, not HTML, no article text).",
@@ -151,7 +161,7 @@ def document() -> dict[str, Any]:
         "paths": {
             "/api/search": {"get": {
                 "summary": "Search sections", "operationId": "search", "parameters": _search_params(),
-                "responses": {**_ok("A page of results.", "SearchPage"), **_errors("400", "503")}}},
+                "responses": {**_ok("A page of results.", "SearchPage"), **_errors("400", "404", "503")}}},
             "/api/articles": {"post": {
                 "summary": "Add an article from its HTML", "operationId": "createArticle", "security": SECURED,
                 "parameters": [URL_PARAM], "requestBody": HTML_BODY,

@@ -19,7 +19,7 @@ from kb.search import KnowledgeBase
 from web import results
 from web.article_view import related_views, section_views, table_of_contents
 from web.highlight import page_stems, paragraphs
-from web.links import safe_href
+from web.links import site_host, site_href
 from web.params import check_article_id, run_search
 from web.services import knowledge_base, settings
 
@@ -68,18 +68,23 @@ def search() -> str | BaseResponse:
         return redirect(url_for("pages.index"))
     q = page.query
     shown = replace(args, q=q)  # links carry the cleaned, length-capped query
-    groups = [results.group_view(g, q) for g in page.groups or ()]
+    last = results.last_page_href(shown, page)
+    if last is not None and page.total:
+        return redirect(last)
+    answer = results.answer_card(page, q, _answer_text(kb, page))
+    groups = [v for g in page.groups or () if (v := results.group_view(g, q, answer)) is not None]
     prev, numbers, nxt = results.pagination(shown, page)
+    facets = results.facet_blocks(shown, page)
+    active = results.active_filters(shown)
     return render_template(
-        "search.html", q=shown_query(args.q), page=page, groups=groups, total=page.total,
-        facets=results.facet_blocks(shown, page), active_filters=results.active_filters(shown),
+        "search.html", q=shown_query(args.q), echo=results.echo(q), page=page, groups=groups,
+        total=page.total, facets=facets, active_filters=active,
         clear_filters=results.clear_filters_href(shown) if args.filtered else None,
-        prev=prev, numbers=numbers, next=nxt, first_page_href=results.search_href(shown, page=1),
-        json_href=results.json_twin(shown),
+        prev=prev, numbers=numbers, next=nxt, json_href=results.json_twin(shown),
+        json_title="These results as JSON",
         corrected_href=url_for("pages.search", q=page.corrected_query) if page.corrected_query else None,
-        original_href=url_for("pages.search", q=q, exact=1),
-        answer=results.answer_card(page, q, _answer_text(kb, page)),
-        suggestions=_suggestions(kb, page) if not page.total else [],
+        original_href=url_for("pages.search", q=q, exact=1), expansions=results.expansions(page),
+        answer=answer, suggestions=_suggestions(kb, page) if not page.total else [],
         examples=examples() if not page.total else [],
         took=f"{page.took_ms:.0f} ms" if page.took_ms >= 1 else "under 1 ms",
     )
@@ -121,11 +126,14 @@ def article(article_id: str) -> str:
     if q.strip():
         # The same search the results came from, to mark its corrections and synonyms too.
         stems = page_stems(kb.search(q, per_page=1, snippets_on=False, facets_on=False))
+    sections = section_views(art, stems)
+    source = site_href(art.url)
     return render_template(
-        "article.html", article=art, source_href=safe_href(art.url), q=q, sections=section_views(art, stems), toc=table_of_contents(art),
-        related=related_views(kb.related(article_id)), categories=", ".join(art.categories),
+        "article.html", article=art, source_href=source, source_site=site_host(source) if source else "", q=q,
+        sections=sections, toc=table_of_contents(sections), related=related_views(kb.related(article_id)),
+        categories=", ".join(art.categories),
         tags=", ".join(art.tags), modified=results.display_date(art.modified),
         published=results.display_date(art.published),
-        back_href=url_for("pages.search", q=q) if q.strip() else None,
-        json_href=url_for("api.article", article_id=article_id),
+        back_href=url_for("pages.search", q=q) if q.strip() else None, back_text=results.echo(q).text,
+        json_href=url_for("api.article", article_id=article_id), json_title="This article as JSON",
     )

@@ -16,24 +16,28 @@ from flask import g, url_for
 from markupsafe import Markup
 
 from kb.documents import facet_key
-from kb.models import FacetValue, Group, Hit, SearchPage
-from web.links import safe_href
+from kb.models import Expansion, FacetValue, Group, Hit, SearchPage
+from web.links import site_host, site_href
 from web.params import SearchArgs
 
-KIND_LABELS = {"lead": "Introduction", "section": "Section", "faq": "FAQ"}
-FACETS = (("categories", "category", "Category"), ("tags", "tag", "Tag"), ("kinds", "kind", "Kind"))
+LEAD_LABEL = "Introduction"  # a lead hit's heading: the article's title is already shown above it
+# Where in an article a section is, in the reader's words (the `kind` filter).
+KIND_LABELS = {"lead": "Introductions", "section": "Article text", "faq": "FAQ answers"}
+FACETS = (("categories", "category", "Category"), ("tags", "tag", "Tag"), ("kinds", "kind", "Found in"))
 PAGE_WINDOW = 2
+ECHO_CHARS = 120  # the query as repeated in the results heading; the search box keeps all of it
+EXPANSIONS_SHOWN = 6
 
 
 @dataclass(frozen=True)
 class HitView:
-    """One section of an article among the results."""
+    """One section of an article among the results: its heading opens it in the local view."""
 
     breadcrumb: str
     badge: str | None
     snippet: Markup
-    deep_link: str
-    article_href: str
+    href: str
+    source_href: str | None  # the section on the source site, when the article has one
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,8 @@ class GroupView:
     """An article among the results with its best sections."""
 
     title: str
-    url: str
+    href: str
+    site: str  # the source site's host, "" when the article has no site URL
     categories: str
     modified: str | None
     modified_iso: str | None
@@ -76,8 +81,26 @@ class Answer:
     question: str
     answer: list[Markup]
     article_href: str
-    source_href: str
+    source_href: str | None
     title: str
+    article_id: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class Echo:
+    """The query as the results heading repeats it: cut when long (the box keeps it whole)."""
+
+    text: str
+    cut: bool
+
+
+@dataclass(frozen=True)
+class Expansions:
+    """The synonyms searched too, each once, the first few by name."""
+
+    shown: list[Expansion]
+    more: int
 
 
 def display_date(value: str | None) -> str | None:
@@ -131,21 +154,41 @@ def _url(endpoint: str, **values: Any) -> str:
 
 def hit_view(hit: Hit, q: str) -> HitView:
     """Display fields of a hit."""
-    if hit.kind == "lead" or not (hit.breadcrumb or hit.heading):
-        crumb = KIND_LABELS["lead"]  # the lead's heading is the title, already shown above it
-    else:
-        crumb = " › ".join(hit.breadcrumb) or hit.heading
+    lead = hit.kind == "lead" or not (hit.breadcrumb or hit.heading)
+    crumb = LEAD_LABEL if lead else " › ".join(hit.breadcrumb) or hit.heading
+    # A lead opens the article at its top, title in view (the lead starts right under it).
     return HitView(breadcrumb=crumb, badge="FAQ" if hit.kind == "faq" else None,
                    snippet=Markup(hit.snippet_html),  # made safe in kb.snippets: only <mark>
-                   deep_link=safe_href(hit.deep_link), article_href=article_href(hit.article_id, q, hit.anchor))
+                   href=article_href(hit.article_id, q, None if lead else hit.anchor),
+                   source_href=site_href(hit.deep_link))
 
 
-def group_view(group: Group, q: str) -> GroupView:
-    """Display fields of an article among the results."""
-    return GroupView(title=group.title, url=safe_href(group.url), categories=", ".join(group.categories),
-                     modified=display_date(group.modified), modified_iso=group.modified,
-                     hits=[hit_view(h, q) for h in group.hits], more=group.more,
+def group_view(group: Group, q: str, answered: Answer | None = None) -> GroupView | None:
+    """Display fields of an article among the results, without the section the answer card
+    already shows (None when that was its only one)."""
+    hits = [h for h in group.hits
+            if answered is None or (h.article_id, h.anchor) != (answered.article_id, answered.anchor)]
+    if not hits:
+        return None
+    site = site_href(group.url)
+    return GroupView(title=group.title, href=article_href(group.article_id, q), site=site_host(site) if site else "",
+                     categories=", ".join(group.categories), modified=display_date(group.modified),
+                     modified_iso=group.modified, hits=[hit_view(h, q) for h in hits], more=group.more,
                      more_href=article_href(group.article_id, q))
+
+
+def echo(query: str) -> Echo:
+    """The query for the results heading: at most ECHO_CHARS, cut at a word."""
+    if len(query) <= ECHO_CHARS:
+        return Echo(query, False)
+    cut = query[:ECHO_CHARS]
+    return Echo((cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip() + "…", True)
+
+
+def expansions(page: SearchPage) -> Expansions:
+    """The synonyms the search added, repeats dropped, the first EXPANSIONS_SHOWN by name."""
+    unique = list(dict.fromkeys(page.expanded_terms))
+    return Expansions(unique[:EXPANSIONS_SHOWN], max(0, len(unique) - EXPANSIONS_SHOWN))
 
 
 def _toggle(current: tuple[str, ...], value: str) -> tuple[tuple[str, ...], bool]:
@@ -188,6 +231,11 @@ def clear_filters_href(args: SearchArgs) -> str:
     return search_href(args, category=(), tag=(), kind=(), page=1)
 
 
+def last_page_href(args: SearchArgs, page: SearchPage) -> str | None:
+    """Where a request for a page past the last one goes: the last page (None when in range)."""
+    return search_href(args, page=page.pages) if page.page > page.pages else None
+
+
 def pagination(args: SearchArgs, page: SearchPage) -> tuple[Link | None, list[Link | None], Link | None]:
     """(previous, numbered pages with None for a gap, next) links; empty when there is one page."""
     last = page.pages
@@ -226,5 +274,6 @@ def answer_card(page: SearchPage, q: str, answer: list[Markup] | None) -> Answer
     if best is None:
         return None
     return Answer(question=best.heading, answer=answer or [Markup(best.snippet_html)],
-                  article_href=article_href(best.article_id, q, best.anchor), source_href=safe_href(best.deep_link),
-                  title=best.title)
+                  article_href=article_href(best.article_id, q, best.anchor),
+                  source_href=site_href(best.deep_link), title=best.title,
+                  article_id=best.article_id, anchor=best.anchor)
