@@ -286,6 +286,10 @@ class TypesenseBackend:
         except IndexMissing:
             return None
 
+    def damage(self) -> str | None:
+        """The cluster keeps its own replicas whole: a state that answers is the live one."""
+        return None
+
     def meta_doc(self, doc_id: str) -> dict[str, Any] | None:
         """A document of the meta collection, or None when there is none."""
         try:
