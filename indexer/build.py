@@ -121,7 +121,8 @@ def _read(src: Source, settings: Settings) -> bytes:
     if src.record is not None:
         return src.record
     limit = settings.max_file_bytes
-    too_large = f"file too large (over the {limit / 1e6:.1f} MB limit)"
+    shown = f"{limit / 1e6:.1f} MB" if limit >= 100_000 else f"{limit:,} bytes"
+    too_large = f"file too large (over the {shown} limit)"
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore it)
         fd = os.open(src.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)

@@ -27,6 +27,7 @@ from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
+from waitress.utilities import RequestEntityTooLarge
 
 from kb.config import Settings
 from web.admission import Head, is_upload, refusal
@@ -59,8 +60,11 @@ def make_server(app: Any, sock: socket.socket, settings: Settings, threads: int)
         def received(self, data: bytes) -> int:
             in_headers = not self.headers_finished
             n: int = super().received(data)
-            if in_headers and self.headers_finished and not self.completed and self.error is None \
-                    and not reads_body(self):
+            # waitress's own refusal of a declared length is plain text: let the app answer it (JSON)
+            too_large = isinstance(self.error, RequestEntityTooLarge) and not self.chunked
+            if in_headers and self.headers_finished and (not self.completed or too_large) \
+                    and (self.error is None or too_large) and not reads_body(self):
+                self.error = None
                 # Answered from the headers: the app refuses it (same rule) or ignores the body.
                 self.body_unread = True
                 self.body_rcv = None

@@ -104,11 +104,14 @@ class WhooshStore:
             _remove_stale(self.index_dir, keep=self.path)  # keeps the generation just replaced, for open readers
 
     def cancel(self) -> None:
-        """Abandon the writer without letting a second failure (a full disk) hide the first."""
+        """Abandon the writer without letting a second failure (a full disk) hide the first; a fresh
+        generation that never went live is removed."""
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.cancel()
             self._writer = None
+        if self.fresh and layout.current_generation(self.index_dir) != self.path:
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def _save(self, pending: bool) -> None:
         m = self.manifest
