@@ -87,7 +87,7 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
         bar.close()
         for key in gone:
             store.manifest.forget(key)
-        if store.fresh and not allow_empty and not any(e["root"] != uploads.ROOT for e in files.values()):
+        if full and not allow_empty and not any(e["root"] != uploads.ROOT for e in files.values()):
             raise Conflict(f"the full re-index of {_names(paths)} indexed no article (see the files skipped); "
                            "the index is unchanged. Pass --allow-empty to empty it on purpose.")
         store.commit()

@@ -124,3 +124,39 @@ def test_kb_index_refuses_to_rebuild_a_damaged_index_from_one_path(two_generatio
     assert sorted(p.name for p in two_generations.iterdir()) == before  # nothing deleted, nothing built
     # the server still answers meanwhile (CURRENT emptied: from the newest generation that opens)
     assert kb_run("search", "baclofen", "--index", str(two_generations)).returncode == 0
+
+
+@pytest.mark.slow
+def test_truncated_or_garbled_files_anywhere_never_raise_anything_but_index_damaged(
+        two_generations: Path, tmp_path: Path, pytestconfig: pytest.Config) -> None:
+    import random
+
+    from kb.errors import IndexDamaged
+    from kb.search import KnowledgeBase
+
+    rng = random.Random(15)
+    outcomes: dict[str, int] = {}
+    for trial in range(40):
+        index_dir = tmp_path / f"trial-{trial}"
+        shutil.copytree(two_generations, index_dir)
+        live = layout.current_generation(index_dir)
+        assert live is not None
+        victim = rng.choice(sorted(p for p in live.iterdir() if p.is_file()))
+        data = bytearray(victim.read_bytes())
+        if trial % 2 and data:
+            for _ in range(8):
+                data[rng.randrange(len(data))] ^= 0xFF
+            victim.write_bytes(bytes(data))
+        else:
+            os.truncate(victim, rng.randrange(len(data) + 1) if data else 0)
+        try:
+            kb = KnowledgeBase.open(settings=Settings(index_dir=index_dir))
+            for q in ("baclofen", "tizanidine liver", "side effects"):
+                kb.search(q)
+            kb.stats()
+            outcome = "answered" + (" (older generation)" if kb.damage() else "")
+        except IndexDamaged:
+            outcome = "IndexDamaged"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        shutil.rmtree(index_dir)
+    tell(pytestconfig, f"[damage] 40 live files truncated or garbled at random: {outcomes}")

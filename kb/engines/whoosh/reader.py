@@ -30,10 +30,11 @@ from kb.config import Settings
 from kb.documents import StoredSection, from_record
 from kb.engines.base import Plan, Ranked
 from kb.engines.whoosh import layout
+from kb.engines.whoosh.check import check_generation
 from kb.engines.whoosh.rank import compile_plan, rank, weighting
 from kb.engines.whoosh.schema import TEXT_FIELDS
 from kb.engines.whoosh.snapshot import Snapshot, Stale
-from kb.errors import IndexDamaged, IndexMissing
+from kb.errors import IndexDamaged, IndexMissing, KbError
 from kb.facets import DocTable
 from kb.ranking import Ranking
 
@@ -114,6 +115,7 @@ class WhooshBackend:
         self._snap: Snapshot | None = None
         self._serves: Token | None = None  # the live token `_snap` answers for (its own, or a damaged one's)
         self._damaged: dict[Token | None, str] = {}  # live tokens that could not be read, and why
+        self._whole: set[Token] = set()  # states a full read found whole (an error there is a bug)
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -141,14 +143,32 @@ class WhooshBackend:
                 continue
             try:
                 yield WhooshView(snap, s, self.ranking)
-            except CORRUPT as e:  # a damaged block met mid-search: fall back from the next view on
-                why = f"{snap.path.name} cannot be read ({type(e).__name__}: {e})"
+            except KbError:  # kb's own answers (an unknown article): never damage
+                raise
+            except Exception as e:  # a damaged block met mid-search? then fall back from the next view on
+                why = self._diagnose(snap, e)
+                if why is None:
+                    raise
                 self._damaged[self._serves if self._snap is snap else snap.token] = why
                 raise IndexDamaged(f"the index in {self.index_dir} is damaged: {why}; run `kb check`") from e
             finally:
                 snap.release(s)
             return
         raise IndexMissing(f"the index in {self.index_dir} keeps changing under the reader; try again")
+
+    def _diagnose(self, snap: Snapshot, e: Exception) -> str | None:
+        """Why an error met while reading is damage, or None when it is not (the generation reads
+        whole). Errors only damage raises say so at once; any other is checked against a full read
+        of the generation, once per state, so a bug is never taken for damage."""
+        if isinstance(e, CORRUPT):
+            return f"{snap.path.name} cannot be read ({type(e).__name__}: {e})"
+        if snap.token in self._whole:
+            return None
+        found = check_generation(snap.path)
+        if found.ok:
+            self._whole.add(snap.token)
+            return None
+        return f"{snap.path.name} cannot be read ({found.problems[0]})"
 
     def _snapshot(self, force: bool = False) -> Snapshot:
         token = layout.generation_token(self.index_dir)
