@@ -50,7 +50,8 @@ def test_a_long_siege_does_not_stop_searches(built_index: Path, pytestconfig: py
                    seconds=30)
     report(pytestconfig, "long form", f)
     check(f)
-    assert f.tmp_max_mb == 0 and f.big_statuses == [401] * 8
+    # the big bodies meet a client already over its share (closed at once) or a 401: never buffered
+    assert f.tmp_max_mb == 0 and set(f.big_statuses) <= {401} and f.big_bytes_sent < 64 * 1024 * 1024
 
 
 def test_unauthorised_bodies_are_refused_on_their_headers_and_never_buffered(
