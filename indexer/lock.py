@@ -1,8 +1,11 @@
 """The single-writer lock of an index folder.
 
-An `flock` on `write.lock`: the kernel releases it when the holder dies, even by SIGKILL,
-so a crashed writer never leaves the index locked. Beside it, `write.lock.json` names the
-holder (pid, host, command, since) so the waiting writer can say who it waited for.
+An `flock` on the index folder itself, then on `write.lock` inside it: the kernel releases
+both when the holder dies, even by SIGKILL, so a crashed writer never leaves the index locked.
+The folder cannot be deleted while it holds the index, so deleting `write.lock` by hand lets no
+second writer in (the file is still locked, for writers of earlier versions). Beside it,
+`write.lock.json` names the holder (pid, host, command, since) so the waiting writer can say who
+it waited for.
 """
 
 from __future__ import annotations
@@ -33,26 +36,53 @@ class WriterLock:
         self.timeout_s = timeout_s
         self.purpose = purpose or " ".join(sys.argv[:4])
         self._fd: int | None = None
+        self._dir_fd: int | None = None
 
     def __enter__(self) -> WriterLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + max(0.0, self.timeout_s)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise LockTimeout(self._held_message()) from None
-                time.sleep(0.05)
-        self._fd = fd
+        dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            self._wait(dir_fd, deadline)
+            self._fd = self._lock_file(deadline)
+        except BaseException:
+            os.close(dir_fd)  # closing the folder's descriptor releases its lock
+            raise
+        self._dir_fd = dir_fd
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.purpose,
                 "since": datetime.now(UTC).isoformat(timespec="seconds")}
         with contextlib.suppress(OSError):  # the lock itself is what matters; the note is a courtesy
             self.info_path.write_bytes(orjson.dumps(info))
         return self
+
+    def _wait(self, fd: int, deadline: float) -> None:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(self._held_message()) from None
+                time.sleep(0.05)
+
+    def _lock_file(self, deadline: float) -> int:
+        """Lock write.lock, making sure the file locked is the one the path names (it may have been
+        deleted or replaced by hand meanwhile)."""
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self._wait(fd, deadline)
+                named = os.stat(self.path)
+                held = os.fstat(fd)
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+                return fd
+            os.close(fd)
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         if self._fd is not None:
@@ -61,6 +91,10 @@ class WriterLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+        if self._dir_fd is not None:
+            fcntl.flock(self._dir_fd, fcntl.LOCK_UN)
+            os.close(self._dir_fd)
+            self._dir_fd = None
 
     def _held_message(self) -> str:
         holder = "another process"

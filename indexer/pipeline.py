@@ -16,7 +16,7 @@ import signal
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -115,6 +115,12 @@ def parse_one(job: tuple[Source, bytes, str, Settings]) -> Parsed:
         with time_limit(settings.parse_timeout_s):
             if source.record is not None:
                 article = article_from_record(data, source)
+            elif source.upload is not None:  # kept as the API received it: same id, same fallback URL
+                upload = source.upload
+                article = parse_article(data, source=upload.source, fallback_url=upload.url or "about:blank",
+                                        settings=settings)
+                if upload.article_id:
+                    article = replace(article, article_id=upload.article_id)
             else:
                 article = parse_article(data, source=source.rel, fallback_url=fallback_url(source, settings),
                                         settings=settings)
@@ -138,9 +144,21 @@ def _worker_init() -> None:
 
 
 def parse_all(jobs: Sequence[tuple[Source, bytes, str, Settings]], workers: int) -> Iterator[Parsed]:
-    """Parse jobs in order, in a process pool when there are enough to be worth it."""
+    """Parse jobs in order, in a process pool when there are enough to be worth it.
+
+    Off the main thread (the server's admin API) the time limit's alarm cannot ring, so every job
+    goes to worker processes, started by a fork server (forking a threaded server is unsafe).
+    """
     workers = workers or os.cpu_count() or 1
-    if workers <= 1 or len(jobs) < 16 or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
+        if not jobs:
+            return
+        server = multiprocessing.get_context("forkserver")
+        server.set_forkserver_preload(["indexer.pipeline", "indexer.parse"])
+        with server.Pool(max(1, min(workers, len(jobs))), initializer=_worker_init) as pool:
+            yield from pool.imap(parse_one, jobs, chunksize=8)
+        return
+    if workers <= 1 or len(jobs) < 16:
         yield from map(parse_one, jobs)
         return
     ctx = multiprocessing.get_context("fork")

@@ -85,17 +85,20 @@ index_option = click.option("--index", "index_dir", type=click.Path(file_okay=Fa
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_option
 @click.option("--full", is_flag=True, help="Rebuild from scratch into a new generation, then swap.")
+@click.option("--allow-empty", is_flag=True,
+              help="Let --full empty the index when a path is missing or holds nothing (refused otherwise).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--lock-timeout", type=float, help="Seconds to wait for another writer (default 10).")
 @click.pass_context
 def index_cmd(ctx: click.Context, paths: tuple[Path, ...], index_dir: Path | None, full: bool,
-              as_json: bool, lock_timeout: float | None) -> None:
+              allow_empty: bool, as_json: bool, lock_timeout: float | None) -> None:
     """Index HTML files and folders (and BEIR-style .jsonl files), incrementally by content hash."""
     from indexer.build import index_paths
 
     settings = _settings(ctx, index_dir=index_dir, lock_timeout_s=lock_timeout)
     try:
-        summary = index_paths(list(paths), settings, full=full, progress=not as_json and sys.stderr.isatty())
+        summary = index_paths(list(paths), settings, full=full, allow_empty=allow_empty,
+                              progress=not as_json and sys.stderr.isatty())
     except KbError as e:
         raise click.ClickException(str(e)) from e
     except OSError as e:  # a full or read-only disk: the previous index is still the live one
@@ -204,6 +207,39 @@ def search(ctx: click.Context, query: str, index_dir: Path | None, limit: int, p
         click.echo("   " + "".join(click.style(s.text, fg="yellow", bold=True) if s.match else s.text
                                    for s in h.snippet))
         click.echo(f"   {h.deep_link}")
+
+
+@cli.command("check")
+@index_option
+@click.option("--rollback", is_flag=True,
+              help="Make the newest whole state before the live one live (after a damaged file or a bad rebuild).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--lock-timeout", type=float, help="Seconds to wait for a writer (--rollback; default 10).")
+@click.pass_context
+def check_cmd(ctx: click.Context, index_dir: Path | None, rollback: bool, as_json: bool,
+              lock_timeout: float | None) -> None:
+    """Verify the index: read every part of the live state and the previous one (exit 1 when damaged)."""
+    from dataclasses import asdict
+
+    from indexer.lock import WriterLock
+    from kb.engines.registry import roll_back, verify
+
+    settings = _settings(ctx, index_dir=index_dir, lock_timeout_s=lock_timeout)
+    try:
+        if rollback:
+            with WriterLock(settings.index_dir, settings.lock_timeout_s, "kb check --rollback"):
+                report = roll_back(settings)
+        else:
+            report = verify(settings)
+    except KbError as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        _dump({**asdict(report), "ok": report.ok})
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if not report.ok:
+        ctx.exit(EXIT_SOME_FAILED)
 
 
 @cli.command("eval")

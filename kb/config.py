@@ -18,6 +18,7 @@ TOML config file (`KB_CONFIG` or `--config`) adds removal selectors, synonyms an
     [web]
     cors_origins = ["https://www.example.com"]
     site_name = "Example Pharmacy answers"             # the site's name on its pages
+    client_timeout_s = 10                              # `kb serve` drops idle or slower clients
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class Settings:
     max_body_bytes: int = 10 * MB
     cors_origins: tuple[str, ...] = ()
     site_name: str = "Knowledge base"  # what the pages call the site: the header, page titles, the home page
+    follow_symlinks: bool = False  # follow symlinks that lead out of an indexed folder
+    client_timeout_s: float = 10.0  # `kb serve`: idle connections and requests slower than this are dropped
+    max_connections: int = 1000  # `kb serve`: open connections per process
+    max_client_connections: int = 32  # `kb serve`: open connections per client address, per process
     parse_workers: int = 0  # 0: one per core
     backend: str = "whoosh"  # or "typesense" (a cluster; `pip install 'kb[typesense]'`)
     typesense_nodes: tuple[str, ...] = ()  # e.g. ("http://10.0.0.1:8108", "http://10.0.0.2:8108")
@@ -98,7 +103,12 @@ class Settings:
             changes["site_name"] = " ".join(v.split())
         if (v := get("CORS_ORIGINS")) is not None:
             changes["cors_origins"] = tuple(o.strip() for o in v.split(",") if o.strip())
+        if (v := get("FOLLOW_SYMLINKS")) is not None:
+            changes["follow_symlinks"] = v.strip().lower() in ("1", "true", "yes", "on")
         for name, key, conv in (
+            ("CLIENT_TIMEOUT", "client_timeout_s", float),
+            ("MAX_CONNECTIONS", "max_connections", int),
+            ("MAX_CLIENT_CONNECTIONS", "max_client_connections", int),
             ("MAX_QUERY_CHARS", "max_query_chars", int),
             ("MAX_FILE_MB", "max_file_bytes", lambda s: int(float(s) * MB)),
             ("MAX_BODY_MB", "max_body_bytes", lambda s: int(float(s) * MB)),
@@ -123,8 +133,9 @@ class Settings:
             raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
         known = {"parse": {"remove", "split_levels", "max_file_mb", "timeout_s"},
                  "search": {"synonyms", "max_query_chars"},
-                 "web": {"cors_origins", "max_body_mb", "site_name"},
-                 "index": {"dir", "articles", "base_url"}}
+                 "web": {"cors_origins", "max_body_mb", "site_name", "client_timeout_s", "max_connections",
+                         "max_client_connections"},
+                 "index": {"dir", "articles", "base_url", "follow_symlinks"}}
         for table, values in data.items():
             if table not in known or not isinstance(values, dict):
                 raise ConfigError(f"{path}: unknown table [{table}] (known: {', '.join(sorted(known))})")
@@ -142,6 +153,10 @@ class Settings:
                 "max_query_chars": int(search.get("max_query_chars", 500)),
                 "cors_origins": tuple(str(o) for o in web.get("cors_origins", ())),
                 "max_body_bytes": int(float(web.get("max_body_mb", 10)) * MB),
+                "client_timeout_s": float(web.get("client_timeout_s", 10.0)),
+                "max_connections": int(web.get("max_connections", 1000)),
+                "max_client_connections": int(web.get("max_client_connections", 32)),
+                "follow_symlinks": bool(index.get("follow_symlinks", False)),
             }
         except (TypeError, ValueError) as e:
             raise ConfigError(f"{path}: {e}") from e

@@ -15,6 +15,15 @@ class IndexMissing(KbError):
     """No index exists at the given folder yet: run `kb index` first."""
 
 
+class IndexDamaged(KbError):
+    """The index exists but a file of it cannot be read (truncated, emptied, not JSON): run `kb check`."""
+
+
+class Conflict(KbError):
+    """A write that would lose data is refused: an article that comes from a file, a full re-index
+    of a missing or empty folder, a rebuild another writer's commit overtook."""
+
+
 class LockTimeout(KbError):
     """Another writer holds the index lock and did not release it in time."""
 

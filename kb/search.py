@@ -59,6 +59,10 @@ class KnowledgeBase:
             pass
         return kb
 
+    def damage(self) -> str | None:
+        """Why the live index cannot be read while an older state answers searches; None when it can."""
+        return self.backend.damage()
+
     def token(self) -> str | None:
         """Identifies the live committed state, cheaply; changes with every commit (for HTTP caching).
         None when there is no index."""

@@ -332,23 +332,34 @@ def test_a_page_that_cannot_be_indexed_gets_a_422(admin: FlaskClient, spec: dict
     assert conforms(spec, resp, "POST", "/api/articles")["error"]["code"] == "unprocessable"
 
 
-def test_put_replaces_an_article_and_creates_a_new_id(admin: FlaskClient, spec: dict[str, Any]) -> None:
-    article_id = an_article_id(admin)
-    resp = admin.put(f"/api/articles/{article_id}", data=NEW_PAGE, headers=AUTH)
-    assert resp.status_code == 200
-    assert conforms(spec, resp, "PUT", f"/api/articles/{article_id}")["article_id"] == article_id
-    assert admin.get(f"/api/articles/{article_id}").get_json()["title"] == "Quinine for night cramps"
+def test_put_replaces_an_uploaded_article_and_creates_a_new_id(admin: FlaskClient, spec: dict[str, Any]) -> None:
     fresh = admin.put("/api/articles/guides/quinine", data=NEW_PAGE, headers=AUTH)
     assert fresh.status_code == 201 and fresh.headers["Location"].endswith("/api/articles/guides/quinine")
+    assert conforms(spec, fresh, "PUT", "/api/articles/guides/quinine")["article_id"] == "guides/quinine"
+    changed = NEW_PAGE.replace("Quinine for night cramps", "Quinine, reconsidered")
+    resp = admin.put("/api/articles/guides/quinine", data=changed, headers=AUTH)
+    assert resp.status_code == 200
+    assert admin.get("/api/articles/guides/quinine").get_json()["title"] == "Quinine, reconsidered"
 
 
-def test_delete_removes_an_article_and_404s_when_unknown(admin: FlaskClient, spec: dict[str, Any]) -> None:
+def test_put_and_delete_on_an_article_from_a_file_get_409_saying_to_edit_the_file(
+        admin: FlaskClient, spec: dict[str, Any]) -> None:
     article_id = an_article_id(admin)
+    before = admin.get(f"/api/articles/{article_id}").get_json()
+    for method in ("PUT", "DELETE"):
+        resp = admin.open(f"/api/articles/{article_id}", method=method, data=NEW_PAGE, headers=AUTH)
+        assert resp.status_code == 409
+        message = conforms(spec, resp, method, f"/api/articles/{article_id}")["error"]["message"]
+        assert "edit or delete that file" in message and ".html" in message
+    assert admin.get(f"/api/articles/{article_id}").get_json() == before
+
+
+def test_delete_removes_an_uploaded_article_and_404s_when_unknown(admin: FlaskClient, spec: dict[str, Any]) -> None:
+    article_id = admin.post("/api/articles", data=NEW_PAGE, headers=AUTH).get_json()["article_id"]
     resp = admin.delete(f"/api/articles/{article_id}", headers=AUTH)
     assert resp.status_code == 204 and not resp.data
     assert admin.get(f"/api/articles/{article_id}").status_code == 404
-    assert all(h["article_id"] != article_id
-               for h in admin.get("/api/search?q=baclofen&per_page=100").get_json()["hits"])
+    assert admin.get("/api/search?q=quinine").get_json()["total"] == 0
     again = admin.delete(f"/api/articles/{article_id}", headers=AUTH)
     assert again.status_code == 404
     conforms(spec, again, "DELETE", f"/api/articles/{article_id}")

@@ -7,11 +7,16 @@ through the injected writer (see `web.services`); the next search sees them.
 
 from __future__ import annotations
 
-import hmac
+import contextlib
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
-from kb.errors import ArticleNotFound, BackendUnavailable, IndexMissing
+from kb.errors import ArticleNotFound, BackendUnavailable, IndexDamaged, IndexMissing
+from kb.ids import unaddressable
+from web import admission
 from web.errors import INDEX_MISSING_MESSAGE, RETRY_AFTER_S, ApiError
 from web.json_provider import json_response
 from web.openapi import document
@@ -20,8 +25,9 @@ from web.services import Ingestor, ingestor, knowledge_base, settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 health = Blueprint("health", __name__)
+admission.register(bp)
 
-REALM = 'Bearer realm="kb admin"'
+WRITE_GATE = "kb.write_gate"
 
 
 @bp.get("/search")
@@ -66,15 +72,25 @@ def openapi() -> Response:
 
 @health.get("/healthz")
 def healthz() -> Response:
-    """Liveness and readiness: 200 with the index size, 503 while there is no index."""
+    """Liveness and readiness: 200 with the index size; 503 with the reason while there is no index,
+    or while the live index is damaged (even when an older generation still answers searches)."""
+    kb = knowledge_base()
     try:
-        stats = knowledge_base().stats()
+        stats = kb.stats()
     except BackendUnavailable:  # its message names the nodes: for the log only
         error = {"code": "unavailable", "message": "The search service did not answer."}
+        return json_response({"status": "unavailable", "error": error}, 503, {"Retry-After": RETRY_AFTER_S})
+    except IndexDamaged as e:
+        error = {"code": "index_damaged", "message": str(e)}
         return json_response({"status": "unavailable", "error": error}, 503, {"Retry-After": RETRY_AFTER_S})
     except IndexMissing:  # its message names a server path: say what to do instead
         error = {"code": "index_missing", "message": INDEX_MISSING_MESSAGE}
         return json_response({"status": "unavailable", "error": error}, 503, {"Retry-After": RETRY_AFTER_S})
+    damage = kb.damage()
+    if damage is not None:  # searches answer from an older generation: say so, and why
+        error = {"code": "index_damaged", "message": damage}
+        return json_response({"status": "degraded", "error": error, **stats}, 503,
+                             {"Retry-After": RETRY_AFTER_S})
     return json_response({"status": "ok", **stats})
 
 
@@ -83,18 +99,40 @@ def healthz() -> Response:
 
 def writer() -> Ingestor:
     """The writer, after checking the bearer token; 403 when the admin API is off, 401 on a bad token."""
-    token = settings().admin_token
-    if not token:
-        raise ApiError(403, "admin API disabled: set KB_ADMIN_TOKEN")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise ApiError(401, "a valid admin token is required: Authorization: Bearer <KB_ADMIN_TOKEN>",
-                       headers={"WWW-Authenticate": REALM})
-    found = ingestor()
-    if found is None:
+    head = admission.Head(request.method, request.path, request.headers.get("Authorization", ""))
+    found = admission.refusal(head, settings())
+    if found is not None:
+        raise found
+    w = ingestor()
+    if w is None:
         raise ApiError(503, "no writer is installed (the 'kb.ingestors' entry point did not load)",
                        "no_writer")
-    return found
+    return w
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[Ingestor]:
+    """The writer, for one write at a time per process: a second write is told to come back
+    (503, Retry-After) at once instead of holding a request thread that readers need while it
+    waits for the index lock."""
+    w = writer()
+    gate = current_app.extensions.setdefault(WRITE_GATE, threading.Lock())
+    if not gate.acquire(blocking=False):
+        raise ApiError(503, "Another write is in progress on this server; try again in a few seconds.",
+                       "locked", {"Retry-After": RETRY_AFTER_S})
+    try:
+        yield w
+    finally:
+        gate.release()
+
+
+def _url() -> str | None:
+    url = request.args.get("url") or None
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ApiError(400, f"url must be an absolute http(s) URL, not {url[:80]!r}")
+    return url
 
 
 def _body() -> bytes:
@@ -114,7 +152,7 @@ def _written(article: object, status: int) -> Response:
 def _exists(article_id: str) -> bool:
     try:
         knowledge_base().article(article_id)
-    except (ArticleNotFound, IndexMissing):
+    except (ArticleNotFound, IndexMissing, IndexDamaged):
         return False
     return True
 
@@ -122,30 +160,40 @@ def _exists(article_id: str) -> bool:
 @bp.post("/articles")
 def create_article() -> Response:
     """Index an uploaded HTML page (`?url=` names its source when the page has no canonical link)."""
-    w = writer()
-    return _written(w.put(_body(), url=request.args.get("url") or None), 201)
+    url = _url()
+    with writing() as w:
+        return _written(w.put(_body(), url=url), 201)
 
 
 @bp.put("/articles/<path:article_id>")
 def replace_article(article_id: str) -> Response:
-    """Replace an article with an uploaded HTML page (201 when the id was new)."""
-    w = writer()
-    check_article_id(article_id)
-    existed = _exists(article_id)
-    article = w.put(_body(), url=request.args.get("url") or None, article_id=article_id)
+    """Replace an uploaded article with a new HTML page (201 when the id was new)."""
+    why = unaddressable(article_id)
+    if why is not None:  # refused with the reason: it could never be read, replaced or deleted
+        raise ApiError(422, f"the article id cannot be addressed in a URL: {why}")
+    url = _url()
+    with writing() as w:
+        existed = _exists(article_id)
+        article = w.put(_body(), url=url, article_id=article_id)
     return _written(article, 200 if existed else 201)
 
 
 @bp.delete("/articles/<path:article_id>")
 def delete_article(article_id: str) -> Response:
-    """Remove an article from the index."""
-    writer().delete(check_article_id(article_id))
+    """Remove an uploaded article from the index."""
+    check_article_id(article_id)
+    with writing() as w:
+        w.delete(article_id)
     return Response(status=204)
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes")
 
 
 @bp.post("/reindex")
 def reindex() -> Response:
-    """Re-index the configured articles folder (`?full=1` rebuilds from scratch)."""
-    w = writer()
-    full = request.args.get("full", "").lower() in ("1", "true", "yes")
-    return json_response(w.reindex(full=full).to_dict())
+    """Re-index the configured articles folder (`?full=1` rebuilds from scratch; a full rebuild of a
+    missing or empty folder is refused with 409 unless `allow_empty=1`)."""
+    with writing() as w:
+        return json_response(w.reindex(full=_flag("full"), allow_empty=_flag("allow_empty")).to_dict())

@@ -11,7 +11,16 @@ import logging
 from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from kb.errors import ArticleNotFound, BackendUnavailable, BadInput, IndexMissing, KbError, LockTimeout
+from kb.errors import (
+    ArticleNotFound,
+    BackendUnavailable,
+    BadInput,
+    Conflict,
+    IndexDamaged,
+    IndexMissing,
+    KbError,
+    LockTimeout,
+)
 from web.json_provider import json_response
 from web.services import settings
 
@@ -99,6 +108,12 @@ def from_kb(e: KbError) -> ApiError:
                         {"Retry-After": RETRY_AFTER_S})
     if isinstance(e, IndexMissing):
         return ApiError(503, INDEX_MISSING_MESSAGE, "index_missing", {"Retry-After": RETRY_AFTER_S})
+    if isinstance(e, IndexDamaged):
+        log.error("index damaged: %s", e)
+        return ApiError(503, "The index is damaged; the operator has been told (run `kb check`).",
+                        "index_damaged", {"Retry-After": RETRY_AFTER_S})
+    if isinstance(e, Conflict):
+        return ApiError(409, str(e))
     if isinstance(e, BadInput):
         return ApiError(422, str(e))
     if isinstance(e, LockTimeout):

@@ -86,6 +86,8 @@ SCHEMAS: dict[str, Any] = {
     "Suggestions": _obj({"query": STR, "suggestions": _list(_ref("Suggestion"))}),
     "Health": _obj({"status": {"const": "ok"}, "articles": INT, "sections": INT}),
     "Unavailable": _obj({"status": {"const": "unavailable"}, "error": _obj({"code": STR, "message": STR})}),
+    "Degraded": _obj({"status": {"const": "degraded"}, "error": _obj({"code": STR, "message": STR}),
+                      "articles": INT, "sections": INT}),
     "Written": _obj({"article_id": STR, "title": STR, "sections": INT}),
     "Failure": _obj({"path": STR, "reason": STR}),
     "IndexSummary": _obj({"added": INT, "updated": INT, "unchanged": INT, "removed": INT,
@@ -98,7 +100,10 @@ ERROR_TEXT = {
     "403": "The admin API is off: no KB_ADMIN_TOKEN is set.",
     "404": "No such article or path, or a page past the last page of results.",
     "405": "Method not allowed on this path.",
+    "409": "Refused, nothing changed: the article comes from a file (edit the file), or a full re-index of "
+           "a missing or empty folder.",
     "413": "Request body larger than KB_MAX_BODY_MB.",
+    "415": "The body is not an HTML page (send Content-Type: text/html).",
     "422": "The upload cannot be indexed (empty, not HTML, no article text).",
     "503": "No index yet, or another writer holds the index lock (see Retry-After).",
 }
@@ -125,8 +130,10 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str, requ
     return p
 
 
-ARTICLE_ID = _param("article_id", "path", STR, "The article's id (may contain `/`; never `..`).", required=True)
-URL_PARAM = _param("url", "query", STR, "Source URL of the page, used when it has no canonical link.")
+ARTICLE_ID = _param("article_id", "path", STR, "The article's id (may contain `/`; never a `.` or `..` "
+                    "segment, an empty segment, or over 1,000 characters).", required=True)
+URL_PARAM = _param("url", "query", STR, "Source URL of the page (absolute http or https), used when it has "
+                   "no canonical link.")
 SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 HTML_BODY = {"required": True, "description": "The article's HTML page.",
              "content": {"text/html": {"schema": {"type": "string"}}}}
@@ -168,7 +175,7 @@ def document() -> dict[str, Any]:
                 "responses": {"201": {"description": "Indexed; Location names the new article.",
                                       "headers": {"Location": {"schema": STR}},
                                       "content": _content(_ref("Written"))},
-                              **_errors("401", "403", "413", "422", "503")}}},
+                              **_errors("400", "401", "403", "409", "413", "415", "422", "503")}}},
             "/api/articles/{article_id}": {
                 "get": {"summary": "An article as indexed", "operationId": "getArticle",
                         "parameters": [ARTICLE_ID],
@@ -176,11 +183,12 @@ def document() -> dict[str, Any]:
                 "put": {"summary": "Replace an article with new HTML", "operationId": "replaceArticle",
                         "security": SECURED, "parameters": [ARTICLE_ID, URL_PARAM], "requestBody": HTML_BODY,
                         "responses": {**_ok("Replaced.", "Written"), **_ok("Created.", "Written", "201"),
-                                      **_errors("401", "403", "404", "413", "422", "503")}},
+                                      **_errors("400", "401", "403", "404", "409", "413", "415", "422",
+                                                "503")}},
                 "delete": {"summary": "Remove an article", "operationId": "deleteArticle", "security": SECURED,
                            "parameters": [ARTICLE_ID],
                            "responses": {"204": {"description": "Removed."},
-                                         **_errors("401", "403", "404", "503")}},
+                                         **_errors("401", "403", "404", "409", "503")}},
             },
             "/api/articles/{article_id}/related": {"get": {
                 "summary": "Articles related to one", "operationId": "relatedArticles", "parameters": [ARTICLE_ID],
@@ -193,16 +201,22 @@ def document() -> dict[str, Any]:
                 "summary": "Re-index the configured articles folder", "operationId": "reindex",
                 "security": SECURED,
                 "parameters": [_param("full", "query", {"type": "string", "enum": ["0", "1"]},
-                                      "`1` rebuilds into a new generation, then swaps.")],
+                                      "`1` rebuilds into a new generation, then swaps."),
+                               _param("allow_empty", "query", {"type": "string", "enum": ["0", "1"]},
+                                      "`1` lets a full rebuild of a missing or empty folder empty the index "
+                                      "(refused with 409 otherwise).")],
                 "responses": {**_ok("What the run did.", "IndexSummary"),
-                              **_errors("401", "403", "422", "503")}}},
+                              **_errors("401", "403", "409", "422", "503")}}},
             "/api/openapi.json": {"get": {
                 "summary": "This document", "operationId": "openapi",
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": _content({"type": "object"})}}}},
             "/healthz": {"get": {
                 "summary": "Health and index size", "operationId": "health",
                 "responses": {**_ok("Serving.", "Health"),
-                              "503": {"description": "No index yet.", "content": _content(_ref("Unavailable"))}}}},
+                              "503": {"description": "No index yet, or the live index is damaged (then, when an "
+                                                     "older generation still answers searches, status is "
+                                                     "`degraded` with its size).",
+                                      "content": _content({"oneOf": [_ref("Unavailable"), _ref("Degraded")]})}}}},
         },
         "components": {
             "schemas": SCHEMAS,

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
 
+from kb.ids import unaddressable
 from kb.models import KINDS, SearchPage
 from kb.search import KnowledgeBase
 from web.errors import ApiError, bad_request
@@ -125,8 +126,8 @@ def run_search(kb: KnowledgeBase, args: MultiDict[str, str], *, api: bool) -> tu
 
 
 def check_article_id(article_id: str) -> str:
-    """The id if it is a plain id; a 404 for anything path-like (`..`, NUL, backslash, leading `/`)."""
-    if (not article_id or ".." in article_id or "\\" in article_id or article_id.startswith("/")
-            or any(ord(c) < 32 or ord(c) == 127 for c in article_id) or len(article_id) > 1000):
+    """The id if a URL can address it; a 404 for anything else (`..` segments, NUL, backslash, empty
+    segments, over 1,000 characters): no writer accepts such an id (`kb.ids`)."""
+    if unaddressable(article_id) is not None:
         raise ApiError(404, "Not found.")
     return article_id

@@ -2,7 +2,10 @@
 
 The Content-Security-Policy allows no inline script or style at all, so templates carry no
 `<script>` bodies and no `style=` attributes; everything is served from /static. CORS is
-off unless `cors_origins` is configured, and then only for GET /api/*.
+off unless `cors_origins` is configured, and then only for GET /api/*: a preflight
+(OPTIONS with Access-Control-Request-Method) from an allowed origin for GET or HEAD is
+answered with the Access-Control-Allow-* headers; any other preflight gets none, so the
+browser does not send the request.
 """
 
 from __future__ import annotations
@@ -22,16 +25,37 @@ SECURITY_HEADERS = {
 }
 
 
+READ_METHODS = ("GET", "HEAD")
+# Request headers a cross-origin reader may send (beyond the CORS-safelisted ones)
+ALLOWED_HEADERS = ("If-None-Match", "Accept", "Accept-Language", "Content-Language")
+PREFLIGHT_MAX_AGE_S = "600"
+
+
 def cors(resp: Response, origins: tuple[str, ...]) -> None:
-    """Let configured origins read GET /api/* responses (`*` allows any origin)."""
-    if not origins or not request.path.startswith("/api/") or request.method not in ("GET", "HEAD"):
+    """Let configured origins read GET /api/* responses (`*` allows any origin), preflights included."""
+    if not origins or not request.path.startswith("/api/"):
+        return
+    preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+    if request.method not in READ_METHODS and not preflight:
         return
     resp.vary.add("Origin")
     origin = request.headers.get("Origin")
     if "*" in origins:
-        resp.headers["Access-Control-Allow-Origin"] = "*"
+        allowed = "*"
     elif origin and origin in origins:
-        resp.headers["Access-Control-Allow-Origin"] = origin
+        allowed = origin
+    else:
+        return
+    if preflight:
+        wanted = request.headers.get("Access-Control-Request-Method", "").upper()
+        asked = [h.strip() for h in request.headers.get("Access-Control-Request-Headers", "").split(",") if h.strip()]
+        if wanted not in READ_METHODS or any(h.lower() not in {a.lower() for a in ALLOWED_HEADERS} for h in asked):
+            return  # no Allow-* headers: the browser will not send the request
+        resp.headers["Access-Control-Allow-Methods"] = ", ".join(READ_METHODS)
+        resp.headers["Access-Control-Allow-Headers"] = ", ".join(ALLOWED_HEADERS)
+        resp.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE_S
+        resp.vary.update(("Access-Control-Request-Method", "Access-Control-Request-Headers"))
+    resp.headers["Access-Control-Allow-Origin"] = allowed
 
 
 def register(app: Flask, settings: Settings) -> None:

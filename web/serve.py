@@ -9,6 +9,10 @@ search would wait for (`KnowledgeBase.warm`, and again in the background for eac
 generation), and freezes what exists then out of the garbage
 collector's sight (`gc.freeze`), so full collections stay a few milliseconds long.
 
+Connections are waitress's, with limits (`web.connections`): idle and slow clients are dropped
+after `client_timeout_s`, each client address holds at most `max_client_connections`, and a
+request body is refused on its headers before any of it is read.
+
 The `kb serve` command lives here, next to what it serves; `kb.cli` loads it on demand.
 """
 
@@ -30,9 +34,8 @@ from kb.errors import KbError
 
 
 def _run(sock: socket.socket, settings: Settings, threads: int) -> None:
-    import waitress
-
     from web import create_app, services
+    from web.connections import make_server
 
     app = create_app(settings)
     services.warm(app)
@@ -40,7 +43,7 @@ def _run(sock: socket.socket, settings: Settings, threads: int) -> None:
     # keep it out of every later full collection, which would otherwise walk it each time.
     gc.freeze()
     services.keep_warm(app)  # and each generation a re-index lands, off the request path
-    waitress.serve(app, sockets=[sock], threads=threads, ident="kb", _quiet=True)
+    make_server(app, sock, settings, threads).run()  # waitress with kb's limits (web.connections)
 
 
 def _bind(host: str, port: int, reuse_port: bool) -> socket.socket:

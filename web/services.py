@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 from flask import Flask, current_app
 
 from kb.config import Settings
-from kb.errors import IndexMissing
+from kb.errors import IndexDamaged, IndexMissing
 from kb.search import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Ingestor(Protocol):
     def delete(self, article_id: str) -> None:
         """Remove one article."""
 
-    def reindex(self, full: bool = False) -> Any:
+    def reindex(self, full: bool = False, allow_empty: bool = False) -> Any:
         """Re-index the configured folder; returns an IndexSummary."""
 
 
@@ -45,6 +45,9 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     """Open the knowledge base, or a not-yet-usable one whose calls raise IndexMissing until an index exists."""
     try:
         return KnowledgeBase.open(settings=settings)
+    except IndexDamaged as e:  # the server still starts: /healthz and the API say why (503)
+        log.error("%s", e)
+        return KnowledgeBase(settings)
     except IndexMissing:
         log.warning("no index in %s yet: pages say so and /healthz answers 503 until one is built",
                     settings.index_dir)
@@ -77,7 +80,7 @@ def install(app: Flask, settings: Settings, ingestor: Ingestor | None) -> None:
 def warm(app: Flask) -> None:
     """Build the knowledge base's per-generation tables before the first request; a missing or
     unreachable index is left for the pages to report."""
-    with contextlib.suppress(IndexMissing):
+    with contextlib.suppress(IndexMissing, IndexDamaged):
         cast(KnowledgeBase, app.extensions[KB_KEY]).warm()
 
 

@@ -135,6 +135,10 @@ class Backend(Protocol):
     def token(self) -> str | None:
         """A cheap fingerprint of the live committed state (HTTP caching), None when there is none."""
 
+    def damage(self) -> str | None:
+        """Why the live state cannot be read while an older one answers instead (`/healthz` says so);
+        None when the live state answers. When nothing answers, `view()` raises `IndexDamaged`."""
+
 
 @dataclass
 class Manifest:
@@ -170,6 +174,52 @@ class Manifest:
     def sections(self) -> int:
         """How many sections the index holds, by the manifest."""
         return sum(int(e.get("sections", 0)) for e in self.files.values())
+
+
+@dataclass(frozen=True)
+class StateCheck:
+    """One committed state of an index (a Whoosh generation, a Typesense collection), verified."""
+
+    name: str
+    sections: int = 0
+    articles: int = 0
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when every file or record of the state could be read and agrees with the manifest."""
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `kb check` found: the live state, the one before it (what a rollback returns to), and
+    problems of the index as a whole (a damaged CURRENT, a missing alias)."""
+
+    where: str
+    live: StateCheck | None = None
+    previous: StateCheck | None = None
+    problems: tuple[str, ...] = ()
+    note: str = ""  # what a rollback did
+
+    @property
+    def ok(self) -> bool:
+        """True when the live state is whole."""
+        return not self.problems and self.live is not None and self.live.ok
+
+    def lines(self) -> list[str]:
+        """The report as lines for a terminal."""
+        out = [self.note] if self.note else []
+        out += [f"problem: {p}" for p in self.problems]
+        for label, state in (("live", self.live), ("previous", self.previous)):
+            if state is None:
+                out.append(f"{label}: none")
+                continue
+            verdict = "ok" if state.ok else "DAMAGED"
+            out.append(f"{label}: {state.name} {verdict}, {state.articles} articles, {state.sections} sections")
+            out += [f"  {p}" for p in state.problems]
+        out.append(f"{self.where}: " + ("ok" if self.ok else "damaged"))
+        return out
 
 
 class Store(Protocol):

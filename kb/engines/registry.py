@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kb.config import Settings
-from kb.engines.base import Backend, Store
+from kb.engines.base import Backend, CheckReport, Store
 from kb.errors import ConfigError
 from kb.ranking import Ranking
 
@@ -50,6 +50,31 @@ def open_store(settings: Settings, full: bool) -> Store:
     from kb.engines.whoosh.writer import WhooshStore
 
     return WhooshStore.open(settings, full)
+
+
+def verify(settings: Settings) -> CheckReport:
+    """Read every part of the live state and the previous one (`kb check`); nothing is changed."""
+    check(settings)
+    if settings.backend == "typesense":
+        from kb.engines.typesense.check import verify as typesense_verify
+
+        return typesense_verify(settings)
+    from kb.engines.whoosh.check import verify as whoosh_verify
+
+    return whoosh_verify(settings.index_dir)
+
+
+def roll_back(settings: Settings) -> CheckReport:
+    """Make the previous state the live one when it is whole (`kb check --rollback`; the caller holds
+    the writer lock); raises `kb.errors.Conflict` when there is no whole previous state."""
+    check(settings)
+    if settings.backend == "typesense":
+        from kb.engines.typesense.check import roll_back as typesense_roll_back
+
+        return typesense_roll_back(settings)
+    from kb.engines.whoosh.check import roll_back as whoosh_roll_back
+
+    return whoosh_roll_back(settings.index_dir)
 
 
 def describe(settings: Settings) -> str:

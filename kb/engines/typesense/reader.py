@@ -58,6 +58,10 @@ class TypesenseBackend:
         if current is not None:
             self._current = (current[0], url)
 
+    def damage(self) -> str | None:
+        """The cluster keeps its own replicas whole: a state that answers is the live one."""
+        return None
+
     @contextmanager
     def view(self) -> Iterator[TypesenseView]:
         """The live state, read at most once a second (a request to each node saved on every search);

@@ -37,6 +37,29 @@ def current_generation(index_dir: Path) -> Path | None:
     return path if path.is_dir() else None
 
 
+def current_problem(index_dir: Path) -> str | None:
+    """Why CURRENT names no live generation although it exists (emptied, garbled, or naming a folder
+    that is gone); None when it is fine or absent (no index yet)."""
+    try:
+        raw = (index_dir / CURRENT).read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        return f"{CURRENT} cannot be read ({e.strerror or e})"
+    name = raw.decode("utf-8", "replace").strip()
+    if not _GEN_RE.match(name):
+        return f"{CURRENT} does not name a generation ({raw[:40]!r})"
+    if not (index_dir / name).is_dir():
+        return f"{CURRENT} names {name}, which is not there"
+    return None
+
+
+def generation_number(path: Path) -> int:
+    """The number of a generation folder (gen-000012 -> 12)."""
+    m = _GEN_RE.match(path.name)
+    return int(m.group(1)) if m else -1
+
+
 def generations(index_dir: Path) -> list[Path]:
     """All generation folders, oldest first."""
     if not index_dir.is_dir():

@@ -4,30 +4,44 @@
 Whoosh searcher; when a commit or a generation swap lands (two stat calls tell), the next
 view opens the new one, so no caller ever reopens by hand. Whoosh objects never leave
 `kb.engines.whoosh`: sections go out as `kb.documents.StoredSection`s.
+
+A damaged live generation (a file truncated or garbled, CURRENT emptied) never takes the
+process down: the reader keeps answering from the last good state it had, else from the
+newest older generation that opens, and says why (`damage()`, `/healthz`); with nothing to
+fall back on, every view raises `IndexDamaged` with the reason.
 """
 
 from __future__ import annotations
 
+import pickle
+import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from whoosh import query as Q
+from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
 from kb.config import Settings
 from kb.documents import StoredSection, from_record
 from kb.engines.base import Plan, Ranked
 from kb.engines.whoosh import layout
+from kb.engines.whoosh.check import check_generation
 from kb.engines.whoosh.rank import compile_plan, rank, weighting
 from kb.engines.whoosh.schema import TEXT_FIELDS
 from kb.engines.whoosh.snapshot import Snapshot, Stale
-from kb.errors import IndexMissing
+from kb.errors import IndexDamaged, IndexMissing, KbError
 from kb.facets import DocTable
 from kb.ranking import Ranking
 
 T = TypeVar("T")
+Token = tuple[str, int]
+# What reading a damaged segment raises (files are read, not mapped: see snapshot.py)
+CORRUPT = (EOFError, struct.error, zlib.error, pickle.UnpicklingError, OSError)
 KEEP = 1000  # sections kept in rank order: enough for any page's groups; the rest only count
 
 
@@ -101,6 +115,9 @@ class WhooshBackend:
         self.ranking = ranking
         self._weighting = weighting(ranking)
         self._snap: Snapshot | None = None
+        self._serves: Token | None = None  # the live token `_snap` answers for (its own, or a damaged one's)
+        self._damaged: dict[Token | None, str] = {}  # live tokens that could not be read, and why
+        self._whole: set[Token] = set()  # states a full read found whole (an error there is a bug)
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -111,6 +128,11 @@ class WhooshBackend:
         """The live state's fingerprint (two stat calls), None when there is no index."""
         found = layout.generation_token(self.index_dir)
         return None if found is None else f"{found[0]}\0{found[1]}"
+
+    def damage(self) -> str | None:
+        """Why the live generation cannot be read while an older state answers instead; None when the
+        live one answers."""
+        return self._damaged.get(layout.generation_token(self.index_dir))
 
     @contextmanager
     def view(self) -> Iterator[WhooshView]:
@@ -123,29 +145,96 @@ class WhooshBackend:
                 continue
             try:
                 yield WhooshView(snap, s, self.ranking)
+            except KbError:  # kb's own answers (an unknown article): never damage
+                raise
+            except Exception as e:  # a damaged block met mid-search? then fall back from the next view on
+                why = self._diagnose(snap, e)
+                if why is None:
+                    raise
+                self._damaged[self._serves if self._snap is snap else snap.token] = why
+                raise IndexDamaged(f"the index in {self.index_dir} is damaged: {why}; run `kb check`") from e
             finally:
                 snap.release(s)
             return
         raise IndexMissing(f"the index in {self.index_dir} keeps changing under the reader; try again")
 
+    def _diagnose(self, snap: Snapshot, e: Exception) -> str | None:
+        """Why an error met while reading is damage, or None when it is not (the generation reads
+        whole). Errors only damage raises say so at once; any other is checked against a full read
+        of the generation, once per state, so a bug is never taken for damage."""
+        if isinstance(e, CORRUPT):
+            return f"{snap.path.name} cannot be read ({type(e).__name__}: {e})"
+        if snap.token in self._whole:
+            return None
+        found = check_generation(snap.path)
+        if found.ok:
+            self._whole.add(snap.token)
+            return None
+        return f"{snap.path.name} cannot be read ({found.problems[0]})"
+
     def _snapshot(self, force: bool = False) -> Snapshot:
         token = layout.generation_token(self.index_dir)
         snap = self._snap
-        if snap is not None and snap.token == token and not force:
+        if snap is not None and self._serves == token and not force and snap.token not in self._damaged:
             return snap
         with self._lock:
-            if self._snap is not None and self._snap.token == token and (not force or self._snap is not snap):
+            if (self._snap is not None and self._serves == token and self._snap.token not in self._damaged
+                    and (not force or self._snap is not snap)):
                 return self._snap
-            if token is None:
+            if token is None and (problem := layout.current_problem(self.index_dir)) is None:
                 raise IndexMissing(f"no index in {self.index_dir}: build one with `kb index PATH --index "
                                    f"{self.index_dir}`")
-            gen = layout.current_generation(self.index_dir)
-            assert gen is not None
-            try:
-                fresh = Snapshot(gen, token, self._weighting)
-            except FileNotFoundError as e:  # a swap removed the generation while we opened it
-                raise Stale from e
-            old, self._snap = self._snap, fresh
-        if old is not None:
+            if token is not None and token not in self._damaged:
+                gen = layout.current_generation(self.index_dir)
+                assert gen is not None
+                try:
+                    fresh = _open(gen, token, self._weighting)
+                except FileNotFoundError as e:  # a swap removed the generation while we opened it
+                    raise Stale from e
+                except Exception as e:  # noqa: BLE001  (whatever a damaged file makes Whoosh raise)
+                    self._damaged[token] = f"{gen.name} cannot be read ({type(e).__name__}: {e})"
+                else:
+                    self._damaged.pop(token, None)
+                    return self._install(fresh, token)
+            elif token is None:
+                self._damaged[None] = problem or "CURRENT is damaged"
+            return self._install(self._fallback(token), token)
+
+    def _install(self, fresh: Snapshot, serves: Token | None) -> Snapshot:
+        old, self._snap, self._serves = self._snap, fresh, serves
+        if old is not None and old is not fresh:
             old.close()
         return fresh
+
+    def _fallback(self, token: Token | None) -> Snapshot:
+        """The state to answer from while the live one is damaged: the last good snapshot, else the
+        newest older generation that opens; IndexDamaged when there is none."""
+        why = self._damaged[token]
+        if self._snap is not None and self._snap.token not in self._damaged and self._snap.token != token:
+            return self._snap
+        damaged = token[0] if token is not None else None
+        for gen in reversed(layout.generations(self.index_dir)):
+            if damaged is not None and layout.generation_number(gen) >= layout.generation_number(Path(damaged)):
+                continue  # only older generations: a newer one is a rebuild still being written
+            try:
+                older = (gen.name, gen.stat().st_mtime_ns)
+                if older in self._damaged:
+                    continue
+                return _open(gen, older, self._weighting)
+            except Exception:  # noqa: BLE001,S112  (damaged too: try the next one)
+                continue
+        raise IndexDamaged(f"the index in {self.index_dir} is damaged: {why}; no older generation answers "
+                           "either. Run `kb check`, or rebuild it with `kb index PATH --full`.")
+
+
+def _open(gen: Path, token: Token, weighting: BM25F) -> Snapshot:
+    """A snapshot of a generation, checked by opening one searcher (a truncated segment fails here)."""
+    snap = Snapshot(gen, token, weighting)
+    try:
+        s = snap.acquire()
+        s.doc_count()
+        snap.release(s)
+    except BaseException:
+        snap.close()
+        raise
+    return snap

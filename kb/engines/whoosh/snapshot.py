@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from whoosh import index as whoosh_index
 from whoosh import query as Q
+from whoosh.filedb.filestore import FileStorage
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
@@ -39,7 +39,9 @@ class Snapshot:
     def __init__(self, path: Path, token: tuple[str, int], weighting: BM25F) -> None:
         self.path = path
         self.token = token
-        self.ix = whoosh_index.open_dir(str(path))
+        # Read, not memory-mapped: a segment file truncated under a mapping kills the process with
+        # SIGBUS, where a read raises an error the reader can answer (kb.engines.whoosh.reader).
+        self.ix = FileStorage(str(path), supports_mmap=False, readonly=True).open_index()
         self.weighting = weighting
         self._pool: list[Searcher] = []
         self.generation: int | None = None  # the Whoosh commit every pooled searcher reads

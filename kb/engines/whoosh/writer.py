@@ -2,8 +2,10 @@
 
 Incremental runs commit into the live generation (a Whoosh commit is atomic: a process
 killed mid-write leaves the last commit readable). `--full` builds a new generation beside
-the live one and swaps `CURRENT` only once it is committed. The manifest (`manifest.json`)
-and vocabulary (`vocab.json`) live in the generation's folder.
+the live one and swaps `CURRENT` only once it is committed, and only if the live generation
+is still the one it started from (another writer's commit is never thrown away). The manifest
+(`manifest.json`) and vocabulary (`vocab.json`) live in the generation's folder; an incremental
+run refuses to start when either is damaged rather than silently rebuild from the paths it was given.
 """
 
 from __future__ import annotations
@@ -22,16 +24,21 @@ from kb.documents import SCHEMA_VERSION, StoredSection, to_record
 from kb.engines.base import Manifest
 from kb.engines.whoosh import layout
 from kb.engines.whoosh.schema import make_schema
+from kb.errors import Conflict, IndexDamaged
+
+_UNREADABLE = object()
 
 
 class WhooshStore:
     """One write session on a generation; the writer opens at the first write, so no-op runs stay cheap."""
 
-    def __init__(self, index_dir: Path, path: Path, fresh: bool, manifest: Manifest) -> None:
+    def __init__(self, index_dir: Path, path: Path, fresh: bool, manifest: Manifest,
+                 base: tuple[str, int] | None = None) -> None:
         self.index_dir = index_dir
         self.path = path
         self.fresh = fresh
         self.manifest = manifest
+        self.base = base  # the live state a fresh generation replaces
         self._writer: IndexWriter | None = None
 
     @classmethod
@@ -39,15 +46,26 @@ class WhooshStore:
         """The live generation for an incremental run, or a new empty one for a full rebuild."""
         index_dir = settings.index_dir
         live = layout.current_generation(index_dir)
+        if not full and (problem := layout.current_problem(index_dir)) is not None:
+            raise IndexDamaged(_refusal(index_dir, problem))
         if live is not None and not full:
-            saved = layout.read_json(live / layout.MANIFEST, {})
-            if saved.get("schema") == SCHEMA_VERSION and whoosh_index.exists_in(str(live)):
-                return cls(index_dir, live, False,
-                           Manifest(saved.get("files", {}), layout.read_json(live / layout.VOCAB, {})))
-        _remove_stale(index_dir, keep=live)
+            saved = _read(live / layout.MANIFEST)
+            if not isinstance(saved, dict) or not whoosh_index.exists_in(str(live)):
+                what = layout.MANIFEST if not isinstance(saved, dict) else "its Whoosh index"
+                raise IndexDamaged(_refusal(index_dir, f"{what} in {live.name} is missing or damaged"))
+            if saved.get("schema") == SCHEMA_VERSION:
+                vocab = _read(live / layout.VOCAB)
+                if not isinstance(vocab, dict) or not isinstance(saved.get("files"), dict):
+                    what = layout.VOCAB if not isinstance(vocab, dict) else layout.MANIFEST
+                    raise IndexDamaged(_refusal(index_dir, f"{what} in {live.name} is damaged"))
+                return cls(index_dir, live, False, Manifest(saved["files"], vocab))
+            # another schema version: rebuilt from scratch, as documented
+        if live is not None:  # with CURRENT damaged, every generation is kept for `kb check --rollback`
+            _remove_stale(index_dir, keep=live)
+        base = layout.generation_token(index_dir)
         path = layout.next_generation(index_dir)
         whoosh_index.create_in(str(path), make_schema())
-        return cls(index_dir, path, True, Manifest())
+        return cls(index_dir, path, True, Manifest(), base)
 
     def writer(self) -> IndexWriter:
         """The generation's writer, opened on first use."""
@@ -76,15 +94,24 @@ class WhooshStore:
         self._writer = None
         self._save(pending=False)
         if self.fresh:
+            now = layout.generation_token(self.index_dir)
+            if now != self.base:  # only a writer that got past the lock can have done this
+                shutil.rmtree(self.path, ignore_errors=True)
+                raise Conflict(f"another writer committed to {self.index_dir} while this full rebuild ran "
+                               f"({_name(self.base)} became {_name(now)}); the rebuild was abandoned so that "
+                               "work is kept. Run it again.")
             layout.switch_to(self.index_dir, self.path)
             _remove_stale(self.index_dir, keep=self.path)  # keeps the generation just replaced, for open readers
 
     def cancel(self) -> None:
-        """Abandon the writer without letting a second failure (a full disk) hide the first."""
+        """Abandon the writer without letting a second failure (a full disk) hide the first; a fresh
+        generation that never went live is removed."""
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.cancel()
             self._writer = None
+        if self.fresh and layout.current_generation(self.index_dir) != self.path:
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def _save(self, pending: bool) -> None:
         m = self.manifest
@@ -92,6 +119,26 @@ class WhooshStore:
         layout.write_atomic(self.path / layout.MANIFEST, orjson.dumps({"schema": SCHEMA_VERSION, "files": files}))
         if not pending:
             layout.write_atomic(self.path / layout.VOCAB, orjson.dumps(m.vocab))
+
+
+def _name(token: tuple[str, int] | None) -> str:
+    return "no index" if token is None else f"{token[0]} (modified {token[1]})"
+
+
+def _read(path: Path) -> object:
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, orjson.JSONDecodeError):
+        return _UNREADABLE
+
+
+def _refusal(index_dir: Path, problem: str) -> str:
+    return (f"the index in {index_dir} is damaged: {problem}. Nothing was written: an incremental run "
+            f"would rebuild it from the given paths alone. Run `kb check --index {index_dir}` (and "
+            "`--rollback` to return to the previous generation), or rebuild it on purpose with "
+            "`kb index PATH... --full`.")
 
 
 def _remove_stale(index_dir: Path, keep: Path | None) -> None:
