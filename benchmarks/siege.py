@@ -34,9 +34,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from stress import child_env, free_port, kb_command, stop_process, tree_rss_kb  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+for _p in (str(ROOT / "tests"), str(ROOT)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+from support.processes import child_env, free_port, kb_command, stop_process, tree_rss_kb  # noqa: E402
 
 HOST = "127.0.0.1"
 NORMAL_SOURCE = "127.0.0.2"  # the normal client is another address than the attacker's (loopback has both)

@@ -20,7 +20,9 @@ from kb.engines.whoosh import layout
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from siege import request, serving  # noqa: E402
-from stress import child_env, kb_command, tell  # noqa: E402
+
+from support.processes import child_env, kb_command  # noqa: E402
+from support.report import tell  # noqa: E402
 
 
 def kb_run(*args: str) -> subprocess.CompletedProcess[str]:

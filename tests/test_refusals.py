@@ -16,7 +16,6 @@ from pathlib import Path
 import orjson
 import pytest
 from flask.testing import FlaskClient
-from htmlpages import page, write
 
 from indexer.build import Ingestor, index_paths
 from indexer.lock import LOCK, WriterLock
@@ -29,9 +28,13 @@ from kb.models import Article, Section
 from kb.search import KnowledgeBase
 from web import create_app
 
+from support.htmlpages import page, write
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from stress import child_env, kb_command, tell  # noqa: E402
 from test_access import fingerprint  # noqa: E402
+
+from support.processes import child_env, kb_command  # noqa: E402
+from support.report import tell  # noqa: E402
 
 TOKEN = "refusals-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/html"}

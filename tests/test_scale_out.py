@@ -93,7 +93,8 @@ def _served(settings: Settings) -> Iterator[str]:
 
 def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
     req = urllib.request.Request(url, data=body, method=method,
-                                 headers={"Authorization": f"Bearer {TOKEN}"} if body is not None else {})
+                                 headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/html"}
+                                 if body is not None else {})
     try:
         with OPENER.open(req, timeout=60) as resp:
             return resp.status, resp.read()

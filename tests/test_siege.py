@@ -17,7 +17,8 @@ from indexer.lock import WriterLock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from siege import HOST, NORMAL_SOURCE, Figures, attack, request, serving  # noqa: E402
-from stress import tell  # noqa: E402
+
+from support.report import tell  # noqa: E402
 
 TOKEN = "siege-test-token"
 ENV = {"KB_CLIENT_TIMEOUT": "2", "KB_ADMIN_TOKEN": TOKEN, "KB_MAX_BODY_MB": "1"}
