@@ -7,12 +7,13 @@ the query's words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kb import snippets
+from kb import snippets, text
 from kb.documents import StoredSection
-from kb.engines.base import Scored, View
+from kb.engines.base import QueryTerm, Scored, View
 from kb.facets import ArticleCounts, DocTable
 from kb.lru import LRU
 from kb.models import Group, Hit
@@ -53,12 +54,29 @@ def snippet_sources(v: View, stored: dict[int, StoredSection]) -> dict[int, snip
     return out
 
 
-def make_hit(f: StoredSection, score: float, source: snippets.Source | None, stems: frozenset[str]) -> Hit:
-    """A section's hit: its stored fields, its score and its snippet marked for the stems."""
+def make_hit(f: StoredSection, score: float, source: snippets.Source | None, stems: frozenset[str],
+             wanted: Sequence[QueryTerm] = ()) -> Hit:
+    """A section's hit: its stored fields, its score, its snippet marked for the stems, and which
+    of the `wanted` words (the query's, question words left out) it holds and lacks."""
     html, segs = snippets.render(source, stems) if source is not None else ("", ())
+    matched, missing = _coverage(f, wanted)
     return Hit(article_id=f.article_id, title=f.title, url=f.url, heading=f.heading, breadcrumb=f.breadcrumb,
                kind=f.kind, anchor=f.anchor, deep_link=f.deep_link, snippet_html=html, snippet=segs, score=score,
-               categories=f.categories, tags=f.tags, modified=f.modified)
+               categories=f.categories, tags=f.tags, modified=f.modified, matched_terms=matched,
+               missing_terms=missing)
+
+
+def _coverage(f: StoredSection, wanted: Sequence[QueryTerm]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The wanted words a section holds (in its title, headings or body, or as a synonym) and lacks."""
+    if not wanted:
+        return (), ()
+    held = set(text.terms(" \n ".join((f.title, *f.breadcrumb, f.heading, f.body))))
+    matched: list[str] = []
+    missing: list[str] = []
+    for w in wanted:
+        found = held.issuperset(w.stems) or any(held.issuperset(syn) for syn in w.synonyms)
+        (matched if found else missing).append(w.text)
+    return tuple(dict.fromkeys(matched)), tuple(dict.fromkeys(missing))
 
 
 def make_group(hits: tuple[Hit, ...], more: int) -> Group:

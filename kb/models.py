@@ -170,6 +170,8 @@ class Hit:
     categories: tuple[str, ...]
     tags: tuple[str, ...]
     modified: str | None
+    matched_terms: tuple[str, ...] = ()  # the query's words (stop and question words left out) it holds
+    missing_terms: tuple[str, ...] = ()  # and the ones it lacks
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as JSON-ready data."""
@@ -188,6 +190,8 @@ class Hit:
             "categories": list(self.categories),
             "tags": list(self.tags),
             "modified": self.modified,
+            "matched_terms": list(self.matched_terms),
+            "missing_terms": list(self.missing_terms),
         }
 
 
@@ -267,6 +271,9 @@ class SearchPage:
     facets: Facets = field(default_factory=Facets)
     notices: tuple[str, ...] = ()
     counted: str = "every-match"  # what total and facets count: "every-match" or "engine-match" (Typesense)
+    rule: str = "any-words"  # "all-words": sections with every word ranked first (short keyword queries)
+    complete: int | None = None  # how many matching sections hold every word (None: not counted)
+    suggestion: str | None = None  # "Did you mean ...?": a real word the index lacks, respelled
 
     @property
     def pages(self) -> int:
@@ -287,6 +294,9 @@ class SearchPage:
             "facets": self.facets.to_dict(),
             "notices": list(self.notices),
             "counted": self.counted,
+            "rule": self.rule,
+            "complete": self.complete,
+            "suggestion": self.suggestion,
         }
         if self.groups is not None:
             d["groups"] = [g.to_dict() for g in self.groups]

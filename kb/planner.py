@@ -18,6 +18,7 @@ from kb.models import Expansion
 from kb.query import ParsedQuery
 from kb.spelling import Corrector
 from kb.synonyms import Synonyms
+from kb.words import is_word, question_words
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Planned:
     marks: frozenset[str]  # the stems snippets mark
     corrected: str | None  # the query as corrected, when spelling changed it
     expansions: tuple[Expansion, ...]  # synonyms added
+    suggestion: str | None = None  # "Did you mean": real words the index lacks, respelled (never applied)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Filters:
 class _Spelled:
     words: tuple[str, ...]  # each plain word, folded, corrected where the index did not know it
     corrected: str | None
+    suggestion: str | None  # the query with real words the index lacks respelled
 
 
 @dataclass(frozen=True)
@@ -71,30 +74,38 @@ class Planner:
             marks.update(part)
         plan = Plan(words=expanded.terms, phrases=phrases, fielded=fielded, excluded=excluded,
                     filters=_filter_keys(parsed, filters), key=" ".join(spelled.words))
-        return Planned(plan, frozenset(marks), spelled.corrected, expanded.expansions)
+        return Planned(plan, frozenset(marks), spelled.corrected, expanded.expansions, spelled.suggestion)
 
-    def _known(self, v: View, word: str) -> bool:
+    def _indexed(self, v: View, word: str) -> bool:
         stems = text.terms(word)
         if not stems or word in self.synonyms:
             return True
         return all(v.known(st) for st in stems)
 
     def _spell(self, parsed: ParsedQuery, v: View, exact: bool) -> _Spelled:
-        """Fold each word; correct the ones neither the index nor the medicine names know."""
-        corrected_text = parsed.cleaned
-        corrected = False
+        """Fold each word; correct the ones that are neither in the index, nor medicine names, nor
+        real words of the language. A real word the index lacks is never rewritten: its nearest
+        indexed spelling is only suggested ("Did you mean ...?")."""
+        corrected_text = suggested_text = parsed.cleaned
+        corrected = suggested = False
         words: list[str] = []
         for w in reversed(parsed.words):  # right to left keeps earlier offsets valid
             folded = text.fold(w.text)
-            if not exact and not folded.isdigit() and not self._known(v, folded):
+            if (not exact and not folded.isdigit() and folded not in question_words()
+                    and not self._indexed(v, folded)):
                 fix = self.corrector(v).correct(folded)
-                if fix is not None:
+                if fix is not None and is_word(folded):
+                    suggested_text = suggested_text[:w.start] + fix + suggested_text[w.end:]
+                    suggested = True
+                elif fix is not None:
                     corrected_text = corrected_text[:w.start] + fix + corrected_text[w.end:]
+                    suggested_text = suggested_text[:w.start] + fix + suggested_text[w.end:]
                     corrected = True
                     folded = fix
             words.append(folded)
         words.reverse()
-        return _Spelled(tuple(words), corrected_text if corrected else None)
+        return _Spelled(tuple(words), corrected_text if corrected else None,
+                        suggested_text if suggested else None)
 
     def _expand(self, words: Sequence[str], v: View) -> _Expanded:
         """Each word's stems, and the stems of its synonyms the index holds."""
@@ -114,7 +125,8 @@ class Planner:
                     expansions.append(Expansion(term=name, source=word))
                     marks.update(syn_terms)
             known = any(v.known(t) for t in (*own, *(t for st in syns for t in st)))
-            terms.append(QueryTerm(text=word, stems=tuple(own), synonyms=tuple(syns), known=known))
+            terms.append(QueryTerm(text=word, stems=tuple(own), synonyms=tuple(syns), known=known,
+                                   optional=word in question_words()))
         return _Expanded(tuple(terms), frozenset(marks), tuple(expansions))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kb import text
 
@@ -99,3 +99,18 @@ def parse(raw: str, max_chars: int = 500) -> ParsedQuery:
                 words.append(TypedWord(wm.group(), start, start + len(wm.group())))
     return ParsedQuery(cleaned, tuple(words), tuple(phrases), tuple(excluded), tuple(fielded),
                        tuple(filters), notices)
+
+
+def loosen(parsed: ParsedQuery) -> ParsedQuery:
+    """The query with its quoted phrases as plain words: the fallback when no section holds a phrase."""
+    words = list(parsed.words)
+    for phrase in parsed.phrases:
+        at = parsed.cleaned.find(phrase)
+        base = max(at, 0)
+        for wm in text.WORD_RE.finditer(phrase):
+            start = base + wm.start() if at >= 0 else 0
+            words.append(TypedWord(wm.group(), start, start + len(wm.group()) if at >= 0 else 0))
+    words.sort(key=lambda w: w.start)
+    notice = ("No section holds the quoted phrase" + ("s " if len(parsed.phrases) > 1 else " ")
+              + ", ".join(f"“{p}”" for p in parsed.phrases) + ": showing sections with its words instead.")
+    return replace(parsed, words=tuple(words), phrases=(), notices=(*parsed.notices, notice))

@@ -27,13 +27,14 @@ from kb.facets import DocTable
 from kb.hits import GROUP_HITS, group_by_article, make_group, make_hit, snippet_sources
 from kb.models import Article, Facets, RelatedArticle, SearchPage, Suggestion
 from kb.planner import Filters, Planner
-from kb.query import parse
+from kb.query import loosen, parse
 from kb.ranking import Ranking
 from kb.spelling import Corrector
 from kb.suggest import SuggestList
 from kb.synonyms import load
 
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
+FEW_RESULTS = 5  # below this many matches, a real word the index lacks gets a "Did you mean"
 
 
 class KnowledgeBase:
@@ -90,14 +91,20 @@ class KnowledgeBase:
         with self.backend.view() as v:
             planned = self.planner.plan(parsed, v, Filters(categories, tags, kinds), exact)
             plan = planned.plan
+            rule, complete = "any-words", None
             if plan.empty:
                 ranked: list[Scored] = []
                 total, engine_facets, matched = 0, None, None
             else:
                 depth = max(EXACT_DEPTH, page * per_page * (GROUP_HITS if group == "article" else 1))
                 answer = v.rank(plan, self.ranking, depth)
+                if not answer.total and parsed.phrases:  # a phrase nobody wrote: fall back to its words
+                    parsed = loosen(parsed)
+                    planned = self.planner.plan(parsed, v, Filters(categories, tags, kinds), exact)
+                    plan = planned.plan
+                    answer = v.rank(plan, self.ranking, depth)
                 ranked, total, engine_facets = self._exact_first(v, plan, answer.hits), answer.total, answer.facets
-                matched = answer.matched
+                matched, rule, complete = answer.matched, answer.rule, answer.complete
             docs = v.docs()
             every = matched if matched is not None else [d for _, d in ranked]
             facets = Facets()
@@ -114,7 +121,8 @@ class KnowledgeBase:
                 chosen = ranked[(page - 1) * per_page: page * per_page]
             stored = v.stored(d for _, d in chosen)
             sources = snippet_sources(v, stored) if snippets_on else {}
-            hits = {d: make_hit(stored[d], score, sources.get(d), planned.marks) for score, d in chosen}
+            wanted = [w for w in plan.words if w.stems and not w.optional]
+            hits = {d: make_hit(stored[d], score, sources.get(d), planned.marks, wanted) for score, d in chosen}
         groups = None
         if grouped is None:
             page_hits = tuple(hits[d] for _, d in chosen)
@@ -125,10 +133,12 @@ class KnowledgeBase:
         return SearchPage(query=parsed.cleaned, corrected_query=planned.corrected,
                           expanded_terms=planned.expansions, total=total, page=page, per_page=per_page,
                           took_ms=(time.perf_counter() - started) * 1000, hits=page_hits, groups=groups,
-                          facets=facets, notices=parsed.notices, counted=v.counting)
+                          facets=facets, notices=parsed.notices, counted=v.counting, rule=rule, complete=complete,
+                          suggestion=planned.suggestion if total < FEW_RESULTS else None)
 
     def _exact_first(self, v: View, plan: Plan, ranked: list[Scored]) -> list[Scored]:
-        """Sections whose heading or article title is exactly the query rank first."""
+        """Sections whose article title is exactly the query rank first, then sections headed with
+        exactly the query in an article about it."""
         if not (self.ranking.exact_bonus and ranked and plan.key):
             return ranked
         keys: dict[int, tuple[str, str]] = v.memo("heading_keys", dict)
@@ -137,7 +147,12 @@ class KnowledgeBase:
         if missing:
             for d, fields in v.stored(missing).items():
                 keys[d] = _heading_keys(fields)
-        boosted = [i for i, (_, d) in enumerate(head) if plan.key in keys.get(d, ())]
+        # an article titled with the query first; a section headed with it only when its article's
+        # title names some of the query too ("Baclofen" under "Spinal cord injury" is not the topic)
+        stems = set(plan.stems)
+        boosted = [i for i, (_, d) in enumerate(head) if d in keys and (
+            plan.key == keys[d][1] or (plan.key == keys[d][0] and not stems.isdisjoint(text.terms(keys[d][1]))))]
+        boosted.sort(key=lambda i: plan.key != keys[head[i][1]][1])  # titles before headings, stably
         if not boosted:
             return ranked
         top = ranked[0][0]

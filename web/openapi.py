@@ -40,6 +40,9 @@ SCHEMAS: dict[str, Any] = {
         "anchor": STR, "deep_link": STR,
         "snippet_html": {"type": "string", "description": "Escaped text; <mark> is the only markup."},
         "snippet": _list(_ref("Segment")), "score": NUM, "categories": STRS, "tags": STRS, "modified": OPT_STR,
+        "matched_terms": {**STRS, "description": "The query's words (stop and question words left out, "
+                          "as searched) the section holds, itself or as a synonym."},
+        "missing_terms": {**STRS, "description": "The query's words the section lacks."},
     }),
     "Group": _obj({
         "article_id": STR, "title": STR, "url": STR, "categories": STRS, "modified": OPT_STR, "score": NUM,
@@ -59,6 +62,13 @@ SCHEMAS: dict[str, Any] = {
         "counted": {"type": "string", "enum": ["every-match", "engine-match"],
                     "description": "What total and facets count: every section the ranking scored, or (Typesense) "
                                    "the engine's own count of its candidate match, which can be smaller."},
+        "rule": {"type": "string", "enum": ["all-words", "any-words"],
+                 "description": "all-words: a short keyword query (2-3 words), sections with every word ranked "
+                                "first; any-words: longer questions, soft matching."},
+        "complete": {"type": ["integer", "null"], "minimum": 0,
+                     "description": "How many matching sections hold every word of the query (null: not counted)."},
+        "suggestion": {**OPT_STR, "description": "Did you mean: the query with real words the index lacks "
+                                                 "respelled (offered when results are few, never applied)."},
     }, required=["query", "corrected_query", "expanded_terms", "total", "page", "per_page", "took_ms", "hits",
                  "facets", "notices"]),
     "Block": _obj({"kind": {"type": "string", "enum": ["paragraph", "list", "table"]}, "lines": STRS,

@@ -77,13 +77,15 @@ def search() -> str | BaseResponse:
     facets = results.facet_blocks(shown, page)
     active = results.active_filters(shown)
     return render_template(
-        "search.html", q=shown_query(args.q), echo=results.echo(q), page=page, groups=groups,
+        "search.html", q=shown_query(args.q), echo=results.echo(page.corrected_query or q), typed=q,
+        page=page, groups=groups,
         total=page.total, facets=facets, active_filters=active,
         clear_filters=results.clear_filters_href(shown) if args.filtered else None,
         prev=prev, numbers=numbers, next=nxt, json_href=results.json_twin(shown),
         json_title="These results as JSON",
         corrected_href=url_for("pages.search", q=page.corrected_query) if page.corrected_query else None,
         original_href=url_for("pages.search", q=q, exact=1), expansions=results.expansions(page),
+        suggestion_href=url_for("pages.search", q=page.suggestion) if page.suggestion else None,
         answer=answer, suggestions=_suggestions(kb, page) if not page.total else [],
         examples=examples() if not page.total else [],
         took=f"{page.took_ms:.0f} ms" if page.took_ms >= 1 else "under 1 ms",

@@ -38,6 +38,7 @@ class HitView:
     snippet: Markup
     href: str
     source_href: str | None  # the section on the source site, when the article has one
+    missing: tuple[str, ...] = ()  # the query's words this section lacks ("Missing: tinnitus")
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def hit_view(hit: Hit, q: str) -> HitView:
     return HitView(breadcrumb=crumb, badge="FAQ" if hit.kind == "faq" else None,
                    snippet=Markup(hit.snippet_html),  # made safe in kb.snippets: only <mark>
                    href=article_href(hit.article_id, q, None if lead else hit.anchor),
-                   source_href=site_href(hit.deep_link))
+                   source_href=site_href(hit.deep_link), missing=hit.missing_terms)
 
 
 def group_view(group: Group, q: str, answered: Answer | None = None) -> GroupView | None:

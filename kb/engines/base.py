@@ -41,6 +41,7 @@ class QueryTerm:
     stems: tuple[str, ...]
     synonyms: tuple[tuple[str, ...], ...] = ()
     known: bool = True  # some stem of the word or of a synonym is in the index
+    optional: bool = False  # a question word ("what", "how"): scored, never required or reported missing
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class Ranked:
 
     hits: list[Scored] = field(default_factory=list)
     total: int = 0
+    complete: int | None = None  # how many sections hold every required word (None: not counted)
+    rule: str = "any-words"  # "all-words" when sections with every word ranked first
     matched: Collection[int] | None = None
     facets: Facets | None = None
 

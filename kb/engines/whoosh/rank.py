@@ -1,10 +1,11 @@
-"""Ranking on Whoosh: a `Plan` compiled to Whoosh queries, the first pass, and RM3 feedback.
+"""Ranking on Whoosh: a `Plan` compiled to scored word groups and masks, the first pass, RM3 feedback.
 
-The first pass of a plain query (a sum of terms) runs from per-snapshot cached postings
-rather than Whoosh's matcher tree: the same BM25F scores at a fraction of the cost. Queries
-with required parts, exclusions or multi-word synonyms go through the engine. Whoosh 2.7
-drops boosts on compound queries and `DisjunctionMax` scores every match alike, so synonym
-weights sit on the leaf terms and coordination is our own.
+Every query is scored the same way, from per-snapshot cached postings rather than Whoosh's
+matcher tree: BM25F over title, heading and body (`kb.engines.whoosh.bm25f`), synonyms
+weighted inside their word's group. Required phrases, field prefixes, exclusions and filters
+are masks of sections (Whoosh answers those queries once per snapshot). Short keyword queries
+rank sections holding every word first (the all-words rule of site search engines); longer
+ones are coordinated softly.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from whoosh.searching import Searcher
 
 from kb import text
 from kb.engines.base import Plan
+from kb.engines.whoosh.bm25f import FIELDS, frequencies, term_scores
 from kb.engines.whoosh.postings import phrase_bonus, postings, top
 from kb.engines.whoosh.snapshot import Snapshot
 from kb.ranking import Ranking
@@ -55,167 +57,167 @@ def weighting(r: Ranking) -> BM25:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A plan as Whoosh queries."""
+    """A plan as the first pass scores it: word groups of (stem, boost), and the Whoosh queries
+    of what is required, excluded and filtered (each read as a mask of sections)."""
 
-    query: Q.Query | None
-    filter: Q.Query | None
-    word_stems: tuple[frozenset[str], ...] = ()  # per query word found in the index: its stems and synonyms'
-    should: tuple[Q.Query, ...] = ()  # the scored parts, kept apart so feedback can add to them
-    must: tuple[Q.Query, ...] = ()
-    excluded: tuple[Q.Query, ...] = ()
+    groups: tuple[tuple[tuple[str, float], ...], ...] = ()  # per scored word: its stems and synonyms'
+    required: tuple[bool, ...] = ()  # per group: counts for coordination and the all-words rule
+    must: Q.Query | None = None
+    excluded: Q.Query | None = None
+    filter: Q.Query | None = None
+    phrase_stems: tuple[str, ...] = ()  # the plain words in order, for the adjacency bonus
     query_stems: tuple[str, ...] = ()  # the distinct stems of the plain words, for feedback weights
-    # (word number, field, term, boost) of every scored term, when the scored part is a plain sum of
-    # terms: then the first pass runs from cached postings instead of Whoosh's matcher tree
-    terms: tuple[tuple[int, str, str, float], ...] | None = None
-    phrase: Q.Query | None = None  # the adjacency bonus, applied to the best candidates only
-    phrase_stems: tuple[str, ...] = ()  # its words, in order (repeats kept)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to score, require or filter."""
+        return not (self.groups or self.must is not None or self.filter is not None)
+
+    @property
+    def closed(self) -> bool:
+        """Required parts, exclusions or filters: feedback may only reorder what matched."""
+        return self.must is not None or self.excluded is not None or self.filter is not None
 
 
-def _weights(r: Ranking, scale: float) -> dict[str, float]:
-    return {"title": r.title_weight * scale, "heading": r.heading_weight * scale, "body": r.body_weight * scale}
-
-
-def _fields_query(r: Ranking, terms: Sequence[str], phrase: bool = False, scale: float = 1.0) -> Q.Query:
-    weights = _weights(r, scale)
-    if phrase and len(terms) > 1:
-        return Q.Or([Q.Phrase(f, list(terms), slop=2, boost=w) for f, w in weights.items()])
-    return Q.Or([Q.Term(f, t, boost=w) for t in terms for f, w in weights.items()])
+def _phrase_query(terms: Sequence[str]) -> Q.Query:
+    if len(terms) == 1:
+        return Q.Or([Q.Term(f, terms[0]) for f in FIELDS])
+    return Q.Or([Q.Phrase(f, list(terms), slop=2) for f in FIELDS])
 
 
 def compile_plan(plan: Plan, r: Ranking) -> Prepared:
-    """The Whoosh queries of a plan: scored words (with weighted synonyms), required and excluded parts."""
-    should: list[Q.Query] = []
-    word_stems: list[frozenset[str]] = []
-    flat: list[tuple[int, str, str, float]] | None = []
+    """The scored word groups of a plan (synonyms weighted within their word's group), and its
+    required, excluded and filtered parts."""
+    groups: list[tuple[tuple[str, float], ...]] = []
+    required: list[bool] = []
     for word in plan.words:
-        own = word.stems
-        if not own:
+        if not word.stems:
             continue
-        group = set(own)
-        wi = len(word_stems)
-        if flat is not None:
-            flat.extend((wi, f, t, w) for t in own for f, w in _weights(r, 1.0).items())
-        syns = []
-        for syn_terms in word.synonyms:
-            syns.append(_fields_query(r, syn_terms, phrase=len(syn_terms) > 1, scale=r.synonym_weight))
-            if len(syn_terms) > 1:
-                flat = None  # a multi-word name is a phrase: only the engine can score it
-            elif flat is not None:
-                flat.extend((wi, f, syn_terms[0], w) for f, w in _weights(r, r.synonym_weight).items())
-            group.update(syn_terms)
-        if word.known:
-            word_stems.append(frozenset(group))
-        exact = _fields_query(r, own)
-        should.append(Q.Or([exact, *syns]) if syns else exact)
-    all_stems = list(plan.stems)
-    phrase_bonus = None
-    if len(all_stems) > 1 and r.phrase_weight > 0:
-        phrase_bonus = Q.Or([Q.Phrase(f, all_stems, slop=3, boost=r.phrase_weight) for f in ("heading", "body")])
-        should.append(phrase_bonus)
-    must: list[Q.Query] = [_fields_query(r, pt, phrase=True) for pt in plan.phrases]
+        group = [(t, 1.0) for t in word.stems]
+        for syn in word.synonyms:  # a multi-word name shares the synonym weight among its words
+            group.extend((t, r.synonym_weight / len(syn)) for t in syn)
+        groups.append(tuple(group))
+        required.append(not word.optional)
+    for stems in (*plan.phrases, *(ft for _, ft in plan.fielded)):
+        for t in stems:
+            groups.append(((t, 1.0),))
+            required.append(True)
+    must = [_phrase_query(pt) for pt in plan.phrases]
     for fieldname, ft in plan.fielded:
-        must.append(Q.And([Q.Term(fieldname, t) for t in ft]) if len(ft) == 1 else Q.Phrase(fieldname, list(ft), slop=2))
-    excluded = [_fields_query(r, t, phrase=len(t) > 1) for t in plan.excluded]
+        must.append(Q.Term(fieldname, ft[0]) if len(ft) == 1 else Q.Phrase(fieldname, list(ft), slop=2))
+    excluded = [_phrase_query(t) for t in plan.excluded]
     filters = [Q.Or([Q.Term(fieldname, k) for k in keys]) for fieldname, keys in plan.filters]
-    return Prepared(query=_assemble(should, must, excluded, bool(filters)),
-                    filter=Q.And(filters) if filters else None, word_stems=tuple(word_stems),
-                    should=tuple(should), must=tuple(must), excluded=tuple(excluded),
-                    query_stems=tuple(dict.fromkeys(all_stems)),
-                    terms=tuple(flat) if flat and not must and not excluded else None, phrase=phrase_bonus,
-                    phrase_stems=tuple(all_stems) if phrase_bonus is not None else ())
+    stems = plan.stems
+    return Prepared(groups=tuple(groups), required=tuple(required),
+                    must=Q.And(must) if must else None, excluded=Q.Or(excluded) if excluded else None,
+                    filter=Q.And(filters) if filters else None,
+                    phrase_stems=stems if len(stems) > 1 and r.phrase_weight > 0 else (),
+                    query_stems=tuple(dict.fromkeys(stems)))
 
 
-def _assemble(should: list[Q.Query], must: list[Q.Query], excluded: list[Q.Query], filtered: bool
-              ) -> Q.Query | None:
-    """The engine query: must parts required, should parts scored, exclusions removed."""
-    if should and must:
-        main: Q.Query | None = Q.AndMaybe(Q.And(must), Q.Or(should))
-    elif should:
-        main = Q.Or(should)
-    elif must:
-        main = Q.And(must)
-    elif filtered:
-        main = Q.Every()
-    else:
-        main = None
-    if main is not None and excluded:
-        main = Q.AndNot(main, Q.Or(excluded))
-    return main
+def all_words(prep: Prepared, r: Ranking) -> bool:
+    """Whether the all-words rule applies: a keyword query of 2 to `all_words_max` required words."""
+    n = sum(prep.required)
+    return 2 <= n <= r.all_words_max
 
 
 def rank(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking, keep: int
-         ) -> tuple[list[tuple[float, int]], np.ndarray]:
-    """The best `keep` matching sections, best first, and every matching section (an array):
-    scored, coordinated and expanded by feedback. Scores are one vector over the index's
-    sections; only the head is ever sorted."""
-    if prep.query is None:
-        return [], np.zeros(0, np.int64)
-    scores, head = _retrieve_bulk(s, snap, prep, r) if prep.terms is not None else _retrieve(s, prep, r)
-    # Feedback needs a collection much larger than the feedback set: in a small one the
-    # "top sections" are most of it and their terms say nothing about the query.
-    if (r.prf_docs > 0 and r.prf_weight > 0 and prep.should and len(head)
+         ) -> tuple[list[tuple[float, int]], np.ndarray, int]:
+    """The best `keep` matching sections, best first; every matching section (an array); and
+    how many sections hold every required word. Scores are one vector over the index's sections;
+    only the head is ever sorted."""
+    if prep.empty:
+        return [], np.zeros(0, np.int64), 0
+    scores, words, head = _first_pass(s, snap, prep, r)
+    n = sum(prep.required)
+    if (r.prf_docs > 0 and r.prf_weight > 0 and prep.groups and len(head)
             and s.doc_count() >= r.prf_min_sections):
-        # the best sections are in the head: boosts only ever raised the head's scores
+        # the best sections are in the head: bonuses only ever raised the head's scores
         best = top(scores, np.asarray(head, np.int64), r.prf_docs)
-        _expand(s, snap, prep, scores, best, r)
+        if _long_enough(s, best, r):
+            _expand(s, snap, prep, scores, best, r)
     matched = np.flatnonzero(scores)
-    return top(scores, matched, keep), matched
+    complete = int(np.count_nonzero(words[matched] == n)) if n else len(matched)
+    if all_words(prep, r) and len(matched):
+        # every required word first, then one missing, ...: each tier above the one below
+        scores[matched] += words[matched] * (float(scores[matched].max()) + 1.0)
+    return top(scores, matched, keep), matched, complete
 
 
-def _retrieve(s: Searcher, prep: Prepared, r: Ranking, depth: int = 200) -> tuple[np.ndarray, list[int]]:
-    """One pass of the engine: every match, scored and coordinated; and the best `depth` of them."""
-    coord = r.coord > 0 and len(prep.word_stems) > 1
-    results = s.search(prep.query, limit=None, filter=prep.filter, terms=coord)
-    ranked = [(float(score), int(docnum)) for score, docnum in results.top_n]
-    if coord:
-        ranked = _coordinate(ranked, results.docterms, prep.word_stems, r.coord)
-    scores = np.zeros(s.doc_count_all())
-    for sc, d in ranked:
-        # a match always scores above zero (zero means "no match" in the vector)
-        scores[d] = sc if sc > 0 else 1e-12
-    return scores, [d for _, d in ranked[:depth]]
+def _long_enough(s: Searcher, best: list[tuple[float, int]], r: Ranking) -> bool:
+    """Whether the feedback sections hold enough text to learn a topic from: sections of a few
+    words (titles, one-line records) give a few arbitrary terms that drift the query."""
+    if not best or not r.prf_min_length:
+        return True
+    words = [sum(s.doc_field_length(d, f, 0) for f in FIELDS) for _, d in best]
+    return sum(words) / len(words) >= r.prf_min_length
 
 
-def _retrieve_bulk(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking, depth: int = 200
-                   ) -> tuple[np.ndarray, list[int]]:
-    """The first pass as sums over cached postings: the same BM25 scores as the engine's
-    matcher tree (a term's score times its boost, summed in the same order), at a fraction of
-    the cost, one vector operation per (field, term).
-
-    Coordination and the phrase bonus (which needs positions) cover the best `depth`
-    candidates, as after an engine pass; both only raise scores, so the best `depth` stay the
-    best `depth`.
-    """
-    assert prep.terms is not None
-    allowed = snap.filter_mask(s, prep.filter) if prep.filter is not None else None
-    scores = np.zeros(s.doc_count_all())
-    words = np.zeros(len(scores), np.int32)  # per section: how many of the query words it contains
-    has_word: np.ndarray | None = None
-    current = -1
-    for wi, fieldname, term, boost in prep.terms:  # word by word (a word's fields and synonyms together)
-        if wi != current:
-            if has_word is not None:
-                words += has_word
-            has_word, current = np.zeros(len(scores), bool), wi
-        ids, scs = postings(s, snap, fieldname, term)
-        if allowed is not None:
-            inside = allowed[ids]
-            ids, scs = ids[inside], scs[inside]
-        scores[ids] += scs * boost
-        assert has_word is not None
-        has_word[ids] = True
-    if has_word is not None:
-        words += has_word
-    head = top(scores, np.flatnonzero(words), depth)
-    n = len(prep.word_stems)
-    c = r.coord
-    if c > 0 and n > 1:
+def _first_pass(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking, depth: int = 200
+                ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """BM25F sums over cached postings, one vector operation per (word, stem); the masks of
+    required, excluded and filtered parts; then, over the best `depth`, coordination (long
+    queries) and the adjacency bonus, which only raise scores, so the best `depth` stay so."""
+    size = s.doc_count_all()
+    allowed: np.ndarray | None = None
+    for q, keep in ((prep.filter, True), (prep.must, True), (prep.excluded, False)):
+        if q is not None:
+            mask = snap.filter_mask(s, q)
+            mask = mask if keep else ~mask
+            allowed = mask if allowed is None else allowed & mask
+    scores = np.zeros(size)
+    words = np.zeros(size, np.int32)  # per section: how many required words it holds
+    for group, req in zip(prep.groups, prep.required, strict=True):
+        has = np.zeros(size, bool)
+        for term, boost in group:
+            for ids, scs in _term_postings(s, snap, term, r):
+                scores[ids] += scs * boost
+                has[ids] = True
+        if req:
+            words += has
+    if r.topic_weight > 0 and 0 < len(prep.query_stems) <= r.all_words_max:
+        scores *= 1 + r.topic_weight * _title_coverage(s, snap, prep, size)
+    if not prep.groups:  # only filters or field prefixes: every allowed section, equal
+        scores[:] = 1e-12
+    if allowed is not None:
+        scores[~allowed] = 0.0
+    matched = np.flatnonzero(scores)
+    head = top(scores, matched, depth)
+    n = sum(prep.required)
+    if r.coord > 0 and n > 1 and not all_words(prep, r):
         for sc, d in head:
-            scores[d] = sc * (1 + c * (int(words[d]) - 1) / (n - 1))
+            scores[d] = sc * (1 + r.coord * max(0, int(words[d]) - 1) / (n - 1))
     if prep.phrase_stems and head:
         for d, bonus in phrase_bonus(s, snap, prep.phrase_stems, [d for _, d in head], r.phrase_weight).items():
             scores[d] += bonus
-    return scores, [d for _, d in head]
+    return scores, words, [d for _, d in head]
+
+
+def _title_coverage(s: Searcher, snap: Snapshot, prep: Prepared, size: int) -> np.ndarray:
+    """Per section, the share of its title's words that the query names: 1 for "Flu" on the query
+    "what is flu", a half for "Bird flu". A short query that names an article's whole topic
+    puts that article above the ones whose longer titles merely contain the word."""
+    named = np.zeros(size)
+    for t in prep.query_stems:
+        ids, tf, _ = frequencies(s, snap, "title", t)
+        named[ids] += tf
+    lengths = np.concatenate([snap.field_lengths(sub, off, "title") for sub, off in _segments(s)])
+    return np.minimum(1.0, np.divide(named, lengths, out=np.zeros(size), where=lengths > 0))
+
+
+def _segments(s: Searcher) -> list[tuple[Searcher, int]]:
+    return [(s, 0)] if s.is_atomic() else list(s.subsearchers)
+
+
+def _term_postings(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A term's (sections, scores): BM25F over the fields, or per-field BM25 weighted (`combined=False`)."""
+    if r.combined:
+        return [term_scores(s, snap, term, r)]
+    out = []
+    for fieldname, w in zip(FIELDS, (r.title_weight, r.heading_weight, r.body_weight), strict=True):
+        ids, scs = postings(s, snap, fieldname, term)
+        out.append((ids, scs * w))
+    return out
 
 
 def _expand(s: Searcher, snap: Snapshot, prep: Prepared, scores: np.ndarray, best: list[tuple[float, int]],
@@ -227,17 +229,12 @@ def _expand(s: Searcher, snap: Snapshot, prep: Prepared, scores: np.ndarray, bes
     parts, exclusions or filters: then they only reorder what already matched.
     """
     extra = _feedback(s, snap, prep, best, r)
-    if not extra:
-        return
-    weights = _weights(r, 1.0)
-    closed = bool(prep.must or prep.excluded or prep.filter is not None)
     for term, boost in extra:
-        for fieldname, w in weights.items():
-            ids, scs = postings(s, snap, fieldname, term)
-            if closed:
+        for ids, scs in _term_postings(s, snap, term, r):
+            if prep.closed:
                 inside = scores[ids] != 0
                 ids, scs = ids[inside], scs[inside]
-            scores[ids] += scs * w * boost
+            scores[ids] += scs * boost
 
 
 def _feedback(s: Searcher, snap: Snapshot, prep: Prepared, top: list[tuple[float, int]], r: Ranking
@@ -253,20 +250,35 @@ def _feedback(s: Searcher, snap: Snapshot, prep: Prepared, top: list[tuple[float
         cache.clear()
     model: dict[str, float] = {}
     total = sum(score for score, _ in top) or 1.0
+    dists = []
     for score, d in top:
         dist = cache.get(d)
         if dist is None:
             dist = cache[d] = _term_distribution(s, snap, d, r)
+        dists.append(dist)
         for t, p in dist.items():
             model[t] = model.get(t, 0.0) + p * score / total
     best = heapq.nsmallest(r.prf_terms, model.items(), key=lambda x: (-x[1], x[0]))
     mass = sum(p for _, p in best)
     if not mass:
         return []
+    # a scattered top shrinks the feedback's share: the less its sections agree, the less it says
+    agree = _agreement(best, dists)
+    shrink = min(1.0, agree / r.prf_agreement) ** r.prf_shrink_power if r.prf_agreement else 1.0
     # The plain query's terms weigh 1 each; the feedback model gets prf_weight of the whole.
     n = max(1, len(prep.query_stems))
-    scale = n * r.prf_weight / (1 - r.prf_weight) / mass
+    weight = r.prf_weight * shrink
+    scale = n * weight / (1 - weight) / mass
     return [(t, p * scale) for t, p in best]
+
+
+def _agreement(best: list[tuple[str, float]], dists: list[dict[str, float]]) -> float:
+    """How clearly the feedback sections agree on a topic: the share of them that hold each of
+    the chosen terms, averaged. Sections about one topic share its words; a scattered top
+    (each section on something else) gives terms that only one of them holds."""
+    if not best or not dists:
+        return 0.0
+    return sum(sum(1 for d in dists if t in d) for t, _ in best) / (len(best) * len(dists))
 
 
 def _term_distribution(s: Searcher, snap: Snapshot, docnum: int, r: Ranking) -> dict[str, float]:
@@ -279,16 +291,3 @@ def _term_distribution(s: Searcher, snap: Snapshot, docnum: int, r: Ranking) -> 
     kept = {t: c for t, c in counts.items() if snap.body_frequency(s, t) <= limit}
     n = sum(kept.values())
     return {t: c / n for t, c in kept.items()} if n else {}
-
-
-def _coordinate(ranked: list[tuple[float, int]], docterms: dict[int, Any],
-                word_stems: tuple[frozenset[str], ...], c: float, depth: int = 200) -> list[tuple[float, int]]:
-    """Among the top candidates, favour sections that contain more of the query's words."""
-    n = len(word_stems)
-    head = []
-    for score, d in ranked[:depth]:
-        found = {t.decode("utf-8") if isinstance(t, bytes) else t for _, t in docterms.get(d, ())}
-        matched = sum(1 for group in word_stems if not found.isdisjoint(group))
-        head.append((score * (1 + c * max(0, matched - 1) / (n - 1)), d))
-    head.sort(key=lambda x: -x[0])
-    return head + ranked[depth:]

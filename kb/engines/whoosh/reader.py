@@ -31,7 +31,7 @@ from kb.documents import StoredSection, from_record
 from kb.engines.base import Plan, Ranked
 from kb.engines.whoosh import layout
 from kb.engines.whoosh.check import check_generation
-from kb.engines.whoosh.rank import compile_plan, rank, weighting
+from kb.engines.whoosh.rank import all_words, compile_plan, rank, weighting
 from kb.engines.whoosh.schema import TEXT_FIELDS
 from kb.engines.whoosh.snapshot import Snapshot, Stale
 from kb.errors import IndexDamaged, IndexMissing, KbError
@@ -78,8 +78,10 @@ class WhooshView:
 
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
         """Every match scored; the best `4 x depth` (at least 1,000) kept in order."""
-        hits, matched = rank(self.s, self.snap, compile_plan(plan, ranking), ranking, max(4 * depth, KEEP))
-        return Ranked(hits=hits, total=len(matched), matched=matched)
+        prep = compile_plan(plan, ranking)
+        hits, matched, complete = rank(self.s, self.snap, prep, ranking, max(4 * depth, KEEP))
+        return Ranked(hits=hits, total=len(matched), matched=matched, complete=complete,
+                      rule="all-words" if all_words(prep, ranking) else "any-words")
 
     def stored(self, docnums: Iterable[int]) -> dict[int, StoredSection]:
         """Sections by document number, their fields read through the snapshot's cache."""
