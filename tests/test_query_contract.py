@@ -16,8 +16,9 @@ from flask.testing import FlaskClient
 from indexer.build import index_paths
 from kb.config import Settings
 from kb.search import KnowledgeBase
-from support.htmlpages import page, write
 from web import create_app
+
+from support.htmlpages import page, write
 
 PAGES = {
     "flu.html": ("Flu", {
