@@ -181,15 +181,20 @@ class TypesenseView:
                     order[pos] = None
         candidates = self._analysed(list(order))
         stats = scoring.Stats(len(tabs.ids), tabs.mean_lengths, df)
+        complete = None
         if plan.words or plan.phrases:
-            hits = scoring.rank(plan, ranking, stats, list(candidates.items()))
+            hits, matched = scoring.rank(plan, ranking, stats, list(candidates.items()))
             if ranking.prf_docs > 0 and ranking.prf_weight > 0 and plan.words and stats.sections >= \
                     ranking.prf_min_sections:
                 hits = self._feedback(plan, ranking, stats, hits, candidates)
+            hits = scoring.tiered(plan, ranking, hits, matched)
+            n = sum(scoring.groups(plan, ranking)[1])
+            complete = sum(1 for m in matched.values() if m == n)  # among the candidates
         else:
             hits = [(1.0, d) for d in candidates]
         return Ranked(hits=hits, total=max(int(results[0].get("found", 0)), len(hits)),
-                      facets=facets(results[0].get("facet_counts", ()), tabs.docs))
+                      facets=facets(results[0].get("facet_counts", ()), tabs.docs), complete=complete,
+                      rule="all-words" if scoring.all_words(plan, ranking) else "any-words")
 
     def _analysed(self, positions: list[int]) -> dict[int, scoring.Analysed]:
         """The candidates' analysed text, cached by document id; misses in one request."""
@@ -239,9 +244,11 @@ class TypesenseView:
         df: dict[tuple[str, str], int] = self.memo("df", dict)
         if len(df) > 300_000:
             df.clear()
-        missing = [(f, st) for st in dict.fromkeys(stems) for f in scoring.FIELDS if (f, st) not in df]
+        missing = [(f, st) for st in dict.fromkeys(stems) for f in (*scoring.FIELDS, "*") if (f, st) not in df]
         if missing:
-            found = self._multi([{"q": st, "query_by": f + "_s", "per_page": 0, "num_typos": 0, "prefix": "false",
+            # "*": sections holding the stem in any field (BM25F's idf)
+            found = self._multi([{"q": st, "query_by": "title_s,heading_s,body_s" if f == "*" else f + "_s",
+                                  "per_page": 0, "num_typos": 0, "prefix": "false",
                                   "drop_tokens_threshold": 0, "filter_by": self._visible()} for f, st in missing])
             for (f, st), res in zip(missing, found, strict=True):
                 df[(f, st)] = int(res.get("found", 0))

@@ -149,7 +149,7 @@ def _long_enough(s: Searcher, best: list[tuple[float, int]], r: Ranking) -> bool
     words (titles, one-line records) give a few arbitrary terms that drift the query."""
     if not best or not r.prf_min_length:
         return True
-    words = [sum(s.doc_field_length(d, f, 0) for f in FIELDS) for _, d in best]
+    words = [sum(s.doc_field_length(d, f, 0) or 0 for f in FIELDS) for _, d in best]
     return sum(words) / len(words) >= r.prf_min_length
 
 
