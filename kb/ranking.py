@@ -36,3 +36,4 @@ class Ranking:
     combined: bool = True  # BM25F (fields' frequencies added, one saturation); False: per-field BM25 summed
     all_words_max: int = 3  # queries of 2..this many required words rank sections with all of them first (4 cost 0.006)
     topic_weight: float = 1.0  # score x (1 + this x share of the article title the query covers)
+    topic_max_words: int = 3  # ... for queries of at most this many distinct stems

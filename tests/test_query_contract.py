@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from indexer.build import index_paths
 from kb.config import Settings
+from kb.ranking import Ranking
 from kb.search import KnowledgeBase
 from web import create_app
 
@@ -53,7 +54,11 @@ PAGES = {
     "stroke.html": ("Stroke", {
         "After a stroke": "After a stroke, stiffness and weakness are common; physiotherapy helps, and the "
                           "stiffness eases with stretching, stiffness exercises and time.",
-        "Medicines": "Some people are offered baclofen.",
+    }),
+    "rehab.html": ("Rehabilitation", {
+        "Drugs in rehabilitation": "Rehabilitation teams review every drug a patient takes, from pain relief to "
+                                   "sleep aids; after a stroke some patients are offered baclofen, and the team "
+                                   "watches how well the patient copes with exercise, walking and daily tasks.",
     }),
     "additives.html": ("Food additives", {
         "Additive numbers": "Every additive has an E number; a food additive must be declared on the label.",
@@ -103,12 +108,15 @@ def test_matched_terms_leave_question_words_out(kb: KnowledgeBase) -> None:
     assert hit.matched_terms == ("side", "effects", "baclofen") and hit.missing_terms == ()
 
 
-def test_a_short_query_ranks_every_section_with_all_words_first(kb: KnowledgeBase) -> None:
-    res = kb.search("baclofen stroke", per_page=50)  # the stroke page's own sections outscore its one line
+def test_a_short_query_ranks_every_section_with_all_words_first(kb: KnowledgeBase, site_index: Path) -> None:
+    res = kb.search("stroke baclofen", per_page=50)
     assert res.rule == "all-words" and res.complete == 1
     complete = [not h.missing_terms for h in res.hits]
     assert complete[0] and complete == sorted(complete, reverse=True)  # no complete hit after an incomplete one
     assert res.total > res.complete  # the others still count and show
+    # the site makes the rule matter: by score alone, "After a stroke" (titled, headed, repeated) wins
+    loose = KnowledgeBase.open(site_index, ranking=Ranking(all_words_max=0)).search("stroke baclofen")
+    assert loose.hits[0].missing_terms and loose.rule == "any-words"
 
 
 def test_a_long_question_keeps_soft_matching(kb: KnowledgeBase) -> None:

@@ -140,7 +140,7 @@ def score(plan: Plan, r: Ranking, stats: Stats, doc: Analysed) -> tuple[float, i
                 found = True
         matched += found and req
     stems = plan.stems
-    if r.topic_weight > 0 and 0 < len(dict.fromkeys(stems)) <= r.all_words_max and lengths["title"]:
+    if r.topic_weight > 0 and 0 < len(dict.fromkeys(stems)) <= r.topic_max_words and lengths["title"]:
         named = sum(counts["title"].get(st, 0) for st in dict.fromkeys(stems))
         total *= 1 + r.topic_weight * min(1.0, named / lengths["title"])
     if len(stems) > 1 and r.phrase_weight > 0:

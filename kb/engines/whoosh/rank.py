@@ -175,7 +175,7 @@ def _first_pass(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking, depth: 
                 has[ids] = True
         if req:
             words += has
-    if r.topic_weight > 0 and 0 < len(prep.query_stems) <= r.all_words_max:
+    if r.topic_weight > 0 and 0 < len(prep.query_stems) <= r.topic_max_words:
         scores *= 1 + r.topic_weight * _title_coverage(s, snap, prep, size)
     if not prep.groups:  # only filters or field prefixes: every allowed section, equal
         scores[:] = 1e-12
