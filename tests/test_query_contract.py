@@ -132,6 +132,14 @@ def test_a_quoted_phrase_nobody_wrote_falls_back_to_its_words(kb: KnowledgeBase)
     assert found.total and not found.notices and all(h.heading == "Side effects" for h in found.hits)
 
 
+def test_a_quoted_phrase_in_a_long_question_ranks_first_without_filtering(kb: KnowledgeBase) -> None:
+    res = kb.search('which "side effects" come from stopping baclofen suddenly after long use', per_page=50)
+    assert res.hits[0].heading == "Side effects"
+    assert any(h.heading == "Stopping baclofen" for h in res.hits)  # not a filter: the rest still answer
+    short = kb.search('"side effects" baclofen', per_page=50)  # a keyword query: the phrase is required
+    assert {h.heading for h in short.hits} == {"Side effects"}
+
+
 @pytest.mark.parametrize("word", ["addictive", "reply", "withdrawal"])
 def test_real_words_are_never_rewritten(kb: KnowledgeBase, word: str) -> None:
     res = kb.search(f"is baclofen {word}")

@@ -66,14 +66,21 @@ class Change:
     ended: tuple[dict[str, Any], ...]
 
     def adjust(self, df: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
-        """Document frequencies (field, stem) -> sections, carried over the change."""
+        """Document frequencies (field, stem) -> sections, carried over the change; field "*" is
+        any of the fields (BM25F's idf)."""
         out = dict(df)
         for docs, sign in ((self.added, 1), (self.ended, -1)):
             for doc in docs:
+                anywhere: set[str] = set()
                 for f in FIELDS:
-                    for st in set(str(doc.get(f + "_s", "")).split()):
+                    stems = set(str(doc.get(f + "_s", "")).split())
+                    anywhere |= stems
+                    for st in stems:
                         if (f, st) in out:
                             out[(f, st)] += sign
+                for st in anywhere:
+                    if ("*", st) in out:
+                        out[("*", st)] += sign
         return out
 
 

@@ -63,6 +63,7 @@ class Prepared:
     groups: tuple[tuple[tuple[str, float], ...], ...] = ()  # per scored word: its stems and synonyms'
     required: tuple[bool, ...] = ()  # per group: counts for coordination and the all-words rule
     must: Q.Query | None = None
+    prefer: Q.Query | None = None  # quoted phrases of a long question: ranked first, not required
     excluded: Q.Query | None = None
     filter: Q.Query | None = None
     phrase_stems: tuple[str, ...] = ()  # the plain words in order, for the adjacency bonus
@@ -102,7 +103,11 @@ def compile_plan(plan: Plan, r: Ranking) -> Prepared:
         for t in stems:
             groups.append(((t, 1.0),))
             required.append(True)
-    must = [_phrase_query(pt) for pt in plan.phrases]
+    # In a long natural question, a quoted phrase is the reader's emphasis, not a filter: the
+    # sections holding it rank first and the rest still answer.
+    long_question = sum(required[:len([w for w in plan.words if w.stems])]) > r.all_words_max
+    phrases = [_phrase_query(pt) for pt in plan.phrases]
+    must = [] if long_question else list(phrases)
     for fieldname, ft in plan.fielded:
         must.append(Q.Term(fieldname, ft[0]) if len(ft) == 1 else Q.Phrase(fieldname, list(ft), slop=2))
     excluded = [_phrase_query(t) for t in plan.excluded]
@@ -110,6 +115,7 @@ def compile_plan(plan: Plan, r: Ranking) -> Prepared:
     stems = plan.stems
     return Prepared(groups=tuple(groups), required=tuple(required),
                     must=Q.And(must) if must else None, excluded=Q.Or(excluded) if excluded else None,
+                    prefer=Q.And(phrases) if phrases and long_question else None,
                     filter=Q.And(filters) if filters else None,
                     phrase_stems=stems if len(stems) > 1 and r.phrase_weight > 0 else (),
                     query_stems=tuple(dict.fromkeys(stems)))
@@ -141,6 +147,8 @@ def rank(s: Searcher, snap: Snapshot, prep: Prepared, r: Ranking, keep: int
     if all_words(prep, r) and len(matched):
         # every required word first, then one missing, ...: each tier above the one below
         scores[matched] += words[matched] * (float(scores[matched].max()) + 1.0)
+    if prep.prefer is not None and len(matched):
+        scores[matched] += snap.filter_mask(s, prep.prefer)[matched] * (float(scores[matched].max()) + 1.0)
     return top(scores, matched, keep), matched, complete
 
 
