@@ -443,3 +443,24 @@ def test_ended_versions_are_deleted_after_the_grace_period_and_spelling_follows_
     for word in words:  # every edit's words reached the spelling vocabulary, folded or not
         typo = word[:-2] + word[-1] + word[-2]
         assert kb.search(typo).corrected_query == word, word
+
+
+@pytest.mark.typesense
+def test_kb_check_on_typesense_verifies_both_collections_and_rolls_back(
+        tmp_path: Path, typesense_nodes: tuple[str, ...]) -> None:
+    from kb.engines.typesense import check as tcheck
+
+    s = _settings("typesense", tmp_path, typesense_nodes, "checked")
+    index_paths([EXAMPLES], s, full=True)
+    sections = KnowledgeBase.open(settings=s).search("", categories=["Muscle Relaxants"]).total
+    first = tcheck.verify(s)
+    assert first.live is not None and first.live.ok and first.live.articles == 14 and first.previous is None
+    assert first.live.sections >= sections > 0
+    index_paths([EXAMPLES], s, full=True)  # a second full rebuild: the first collection is kept as the previous one
+    report = tcheck.verify(s)
+    assert report.live is not None and report.previous is not None and not report.problems
+    assert report.previous.ok and report.previous.name == first.live.name != report.live.name
+    assert report.previous.sections == report.live.sections == first.live.sections
+    rolled = tcheck.roll_back(s)
+    assert rolled.live is not None and rolled.live.name == first.live.name and rolled.live.ok and not rolled.problems
+    assert KnowledgeBase.open(settings=s).search("baclofen").total > 0

@@ -96,6 +96,9 @@ def roll_back(settings: Settings) -> CheckReport:
     target = report.previous.name
     client.aliases.upsert(settings.typesense_collection, {"collection_name": target})
     rolled = state.next(target, report.previous.sections, state.schema)
+    # readers wait for a node whose collection has applied the state's generation: the rolled-back
+    # collection's marker moves to it first (its sections are still visible then: none was ended)
+    client.collections[target].documents.upsert(tc.commit_marker(rolled.generation))
     client.collections[meta].documents.upsert(rolled.document())
     tc.LOCAL_COMMITS.note()
     after = verify(settings)
