@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,6 @@ from whoosh import query as Q
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from kb import text
 from kb.engines.base import Plan
 from kb.engines.whoosh.postings import phrase_bonus, postings, top
 from kb.engines.whoosh.snapshot import Snapshot
@@ -272,10 +270,9 @@ def _feedback(s: Searcher, snap: Snapshot, prep: Prepared, top: list[tuple[float
 def _term_distribution(s: Searcher, snap: Snapshot, docnum: int, r: Ranking) -> dict[str, float]:
     """P(t|D) over a section's telling terms: no numbers, no one-letter stems, none in over
     `prf_max_df` of the sections (they say nothing about the topic)."""
-    f = snap.stored_fields(s, docnum)
     limit = r.prf_max_df * max(1, s.doc_count_all())
-    counts = Counter(t for t in text.terms(f.get("title", "") + " \n " + f.get("body", ""))
-                     if len(t) > 1 and not t[0].isdigit())
+    counts = {t: c for t, c in snap.section_terms(s, docnum)  # text.terms(title \n body), counted
+              if len(t) > 1 and not t[0].isdigit()}
     kept = {t: c for t, c in counts.items() if snap.body_frequency(s, t) <= limit}
     n = sum(kept.values())
     return {t: c / n for t, c in kept.items()} if n else {}
