@@ -179,6 +179,10 @@ def under_edits(index_dir: Path, queries: Sequence[str], load_s: float) -> dict[
         busy = load_client.run("127.0.0.1", port, "/api/search", queries, threads=CLIENTS, duration_s=load_s)
         stop.set()
         editor.join(60)
+        log_tail = ""
+        if busy.errors or edits.get("errors"):  # what the server said about them
+            server.log.seek(0)
+            log_tail = server.log.read().decode(errors="replace")[-4000:]
         vis = sorted(edits.get("visible_s", []))
         puts = sorted(edits.get("put_s", []))
         return {"quiet": quiet.to_dict(), "edits": busy.to_dict(),
@@ -186,7 +190,7 @@ def under_edits(index_dir: Path, queries: Sequence[str], load_s: float) -> dict[
                 "edit_count": edits.get("edits", 0), "edit_errors": edits.get("errors", {}),
                 "visible_p50_ms": round(load_client.percentile(vis, 50) * 1000, 1),
                 "visible_max_ms": round(vis[-1] * 1000, 1) if vis else None,
-                "put_p50_ms": round(load_client.percentile(puts, 50) * 1000, 1)}
+                "put_p50_ms": round(load_client.percentile(puts, 50) * 1000, 1), "server_log": log_tail}
     finally:
         server.stop()
 

@@ -24,7 +24,7 @@ from kb.engines.base import Backend, Plan, Scored, View
 from kb.engines.registry import open_backend
 from kb.errors import ArticleNotFound
 from kb.facets import DocTable
-from kb.hits import GROUP_HITS, group_by_article, make_group, make_hit, snippet_sources
+from kb.hits import GROUP_HITS, group_by_article, make_group, make_hit, snippet_sources, source_cache
 from kb.models import Article, Facets, RelatedArticle, SearchPage, Suggestion
 from kb.planner import Filters, Planner
 from kb.query import parse
@@ -34,6 +34,7 @@ from kb.suggest import SuggestList
 from kb.synonyms import load
 
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
+SUGGEST_LAG_S = 4.0  # how long a suggestion list built before a commit may still answer after it
 
 
 class KnowledgeBase:
@@ -46,6 +47,8 @@ class KnowledgeBase:
         self.synonyms = load(settings.synonyms_file)
         self.backend = backend or open_backend(settings, self.ranking)
         self.planner = Planner(self.synonyms, self._corrector)
+        self._latest_suggestions: _HeldSuggestions | None = None
+        self._sources = source_cache()  # bodies analysed for snippets, whatever the generation
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, settings: Settings | None = None,
@@ -113,7 +116,7 @@ class KnowledgeBase:
             else:
                 chosen = ranked[(page - 1) * per_page: page * per_page]
             stored = v.stored(d for _, d in chosen)
-            sources = snippet_sources(v, stored) if snippets_on else {}
+            sources = snippet_sources(self._sources, stored) if snippets_on else {}
             hits = {d: make_hit(stored[d], score, sources.get(d), planned.marks) for score, d in chosen}
         groups = None
         if grouped is None:
@@ -203,7 +206,35 @@ class KnowledgeBase:
         return v.memo("corrector", lambda: Corrector(v.vocabulary(), self.synonyms.names()))
 
     def _suggestions(self, v: View) -> SuggestList:
-        return v.memo("suggest", lambda: SuggestList.build(v.all_stored(), self.synonyms.names()))
+        """The suggestion list of this state, or of one at most `SUGGEST_LAG_S` older: a commit every
+        half second must not rebuild it (a read of every section) each time. The warmer rebuilds it
+        once the lag is spent, so an edit's titles and headings are suggested within a second more."""
+        held: _HeldSuggestions = v.memo("suggest", lambda: self._carried_suggestions(v))
+        if not held.own and time.monotonic() - held.built >= SUGGEST_LAG_S:
+            built = time.monotonic()
+            held.entries, held.built, held.own = self._build_suggestions(v), built, True
+            self._latest_suggestions = held
+        return held.entries
+
+    def _carried_suggestions(self, v: View) -> _HeldSuggestions:
+        last = self._latest_suggestions
+        if last is not None and time.monotonic() - last.built < SUGGEST_LAG_S:
+            return _HeldSuggestions(last.entries, last.built, own=False)
+        built = time.monotonic()
+        held = self._latest_suggestions = _HeldSuggestions(self._build_suggestions(v), built, own=True)
+        return held
+
+    def _build_suggestions(self, v: View) -> SuggestList:
+        return SuggestList.build(v.all_stored(), self.synonyms.names())
+
+
+class _HeldSuggestions:
+    """A state's suggestion list: its own (`own`), or carried from an older state built at `built`."""
+
+    __slots__ = ("built", "entries", "own")
+
+    def __init__(self, entries: SuggestList, built: float, own: bool) -> None:
+        self.entries, self.built, self.own = entries, built, own
 
 
 def _related_entry(v: View, docs: DocTable, aid: str, reason: Any) -> RelatedArticle:

@@ -154,16 +154,48 @@ def _read_blocks(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tupl
 def positions(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[bytes, bytes]:
     """A term's word positions in every section holding it, cached per snapshot (bounded), as
     packed C ints (offsets, flat): the positions in the i-th section of `postings(...)` are
-    `flat[offsets[i]:offsets[i + 1]]`."""
+    `flat[offsets[i]:offsets[i + 1]]`. Built from the segments' cached positions, less this
+    state's deleted sections."""
     key = (fieldname, term)
     cached = snap.positions.get(key)
     if cached is None:
-        offsets, flat = array("i", [0]), array("i")
-        if key in s.reader():
-            m = s.postings(fieldname, term)
-            while m.is_active():
-                flat.extend(m.value_as("positions"))
-                offsets.append(len(flat))
-                m.next()
-        cached = snap.positions.put(key, (offsets.tobytes(), flat.tobytes()))
+        found = _segment_positions(s, snap, fieldname, term)
+        cached = snap.positions.put(key, found if found is not None else _walk_positions(s, fieldname, term))
     return cached
+
+
+def _segment_positions(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[bytes, bytes] | None:
+    offsets, flats = [np.zeros(1, np.int64)], []
+    base = 0
+    for i, (slot, (sub, _)) in enumerate(zip(snap.slots, snap.subs(s), strict=True)):
+        raw = snap.segments.postings(slot, sub, fieldname, term)
+        found = snap.segments.word_positions(slot, sub, fieldname, term)
+        if raw is None or found is None:
+            return None
+        offs, flat = found
+        if len(offs) == 1:
+            continue
+        deleted = snap.deleted(i, sub)
+        if len(deleted):  # drop the deleted sections' runs of positions
+            live = ~np.isin(raw[0], deleted)
+            starts = offs[:-1][live].astype(np.int64)
+            lengths = offs[1:][live] - starts
+            ends = np.cumsum(lengths)
+            flat = flat[np.repeat(starts - (ends - lengths), lengths) + np.arange(int(ends[-1]) if len(ends) else 0)]
+            offs = np.concatenate([np.zeros(1, np.int64), ends])
+        offsets.append(offs[1:].astype(np.int64) + base)
+        flats.append(flat)
+        base += len(flat)
+    flat_all = np.concatenate(flats) if flats else np.zeros(0, np.int32)
+    return np.concatenate(offsets).astype(np.int32).tobytes(), flat_all.astype(np.int32).tobytes()
+
+
+def _walk_positions(s: Searcher, fieldname: str, term: str) -> tuple[bytes, bytes]:
+    offsets, flat = array("i", [0]), array("i")
+    if (fieldname, term) in s.reader():
+        m = s.postings(fieldname, term)
+        while m.is_active():
+            flat.extend(m.value_as("positions"))
+            offsets.append(len(flat))
+            m.next()
+    return offsets.tobytes(), flat.tobytes()

@@ -15,6 +15,7 @@ them to its own numbers (`Slot.offset`) and drops its deleted documents.
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from kb.lru import LRU
 RAW_BYTES = 96 << 20  # per process: terms' postings (ids and frequencies), 12 bytes a posting
 STORED_BYTES = 32 << 20  # per process: recently read sections' stored fields, pickled
 TERMS_BYTES = 32 << 20  # per process: recently read sections' word counts (feedback reads them)
+POSITIONS_BYTES = 48 << 20  # per process: terms' word positions (the phrase bonus reads them)
+SMALL_SEGMENT = 500  # documents: a segment this small has a field's frequencies read in one pass
 DF_ENTRIES = 500_000  # per process: (segment, field, term) document frequencies
 Raw = tuple[np.ndarray, np.ndarray]  # a term's segment-local document numbers (int64) and frequencies
 EMPTY: Raw = (np.zeros(0, np.int64), np.zeros(0))
@@ -83,6 +86,9 @@ class SegmentCaches:
         self._docs: dict[str, SegmentDocs] = {}
         self._meta: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
         self._df: dict[tuple[str, str, str], int] = {}
+        self._small: dict[tuple[str, str], dict[str, int]] = {}
+        self.positions: LRU[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = LRU(
+            POSITIONS_BYTES, lambda p: 100 + p[0].nbytes + p[1].nbytes)
         self._live: set[str] = set()
         self._lock = threading.Lock()
 
@@ -98,6 +104,7 @@ class SegmentCaches:
             self._docs = {k: v for k, v in self._docs.items() if k in keep}
             self._meta = {k: v for k, v in self._meta.items() if k[0] in keep}
             self._df = {k: v for k, v in self._df.items() if k[0] in keep}
+            self._small = {k: v for k, v in self._small.items() if k[0] in keep}
 
     def postings(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> Raw | None:
         """A term's postings in one segment, deleted documents included; None when the index is not
@@ -123,7 +130,15 @@ class SegmentCaches:
         return self.raw.put(key, (np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])))
 
     def frequency(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> int:
-        """How many of the segment's documents hold a term, deleted ones included (Whoosh's count)."""
+        """How many of the segment's documents hold a term, deleted ones included (Whoosh's count).
+        A small segment (what a commit adds) has its whole field read at once: feedback asks it
+        for hundreds of words a query, most of which it does not hold."""
+        if slot.count <= SMALL_SEGMENT:
+            table = self._small.get((slot.key, fieldname))
+            if table is None:
+                table = self._small[(slot.key, fieldname)] = {
+                    t.decode("utf-8"): ti.doc_frequency() for t, ti in sub.reader().iter_field(fieldname)}
+            return table.get(term, 0)
         key = (slot.key, fieldname, term)
         found = self._df.get(key)
         if found is None:
@@ -131,6 +146,26 @@ class SegmentCaches:
                 self._df.clear()
             found = self._df[key] = int(sub.doc_frequency(fieldname, term))
         return found
+
+    def word_positions(self, slot: Slot, sub: Searcher, fieldname: str, term: str
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+        """A term's word positions in each document of a segment holding it (deleted ones included),
+        as int32 (offsets, flat) in the order of `postings`; None when not laid out as expected."""
+        key = (slot.key, fieldname, term)
+        found = self.positions.get(key)
+        if found is not None:
+            return found
+        offsets, flat = array("i", [0]), array("i")
+        r = sub.reader()
+        if (fieldname, term) in r:
+            m = raw_matcher(r, fieldname, term)
+            if type(m) is not W3LeafMatcher:
+                return None
+            while m.is_active():
+                flat.extend(m.value_as("positions"))
+                offsets.append(len(flat))
+                m.next()
+        return self.positions.put(key, (np.array(offsets, np.int32), np.array(flat, np.int32)))
 
     def lengths(self, slot: Slot, sub: Searcher, fieldname: str) -> np.ndarray:
         """Every document's length in a field as the scorer reads it, for one segment."""
