@@ -199,6 +199,7 @@ class KnowledgeBase:
         sections, and a server's first readers should not pay it)."""
         with self.backend.view() as v:
             v.docs()
+            v.warm()
             self._corrector(v)
             self._suggestions(v)
 

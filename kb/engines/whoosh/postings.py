@@ -11,10 +11,10 @@ from array import array
 from collections.abc import Sequence
 
 import numpy as np
-from whoosh.scoring import BM25FScorer
 from whoosh.searching import Searcher
 
 from kb.engines.whoosh.snapshot import Snapshot
+from kb.engines.whoosh.stats import bm25_constants
 
 POSTINGS_CACHE_ENTRIES = 4_000_000  # about 50 MB of cached postings per process
 
@@ -126,7 +126,7 @@ def _read_blocks(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tupl
     scored with numpy: Whoosh's BM25 formula, operation for operation, with this state's idf,
     average length and deletions. None when the index is not laid out as this expects (then `_walk`)."""
     all_ids, all_scores = [], []
-    scorer = None
+    constants = None
     for i, (slot, (sub, offset)) in enumerate(zip(snap.slots, snap.subs(s), strict=True)):
         raw = snap.segments.postings(slot, sub, fieldname, term)
         if raw is None:
@@ -134,16 +134,16 @@ def _read_blocks(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tupl
         ids, tf = raw
         if not len(ids):
             continue
-        if scorer is None:  # idf and the average length are the whole index's: the same for every segment
-            scorer = s.weighting.scorer(sub, fieldname, term)
-            if type(scorer) is not BM25FScorer:
+        if constants is None:  # idf and the average length are the whole index's: the same for every segment
+            constants = bm25_constants(s, snap, fieldname, term)
+            if constants is None:
                 return None
         deleted = snap.deleted(i, sub)
         if len(deleted):
             keep = ~np.isin(ids, deleted)
             ids, tf = ids[keep], tf[keep]
         fl = snap.segments.lengths(slot, sub, fieldname)[ids]
-        idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
+        idf, k1, b, avgfl = constants
         all_ids.append((ids + offset).astype(np.int32))
         all_scores.append(idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl))))
     if not all_ids:

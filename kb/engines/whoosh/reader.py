@@ -77,6 +77,10 @@ class WhooshView:
         """The doc table, built on first use from the term index."""
         return self.snap.docs(self.s)
 
+    def warm(self) -> None:
+        """Read ahead the text fields' document frequencies and lengths, segment by segment."""
+        self.snap.warm(self.s, TEXT_FIELDS)
+
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
         """Every match scored; the best `4 x depth` (at least 1,000) kept in order."""
         hits, matched = rank(self.s, self.snap, compile_plan(plan, ranking), ranking, max(4 * depth, KEEP))

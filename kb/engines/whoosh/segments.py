@@ -86,7 +86,7 @@ class SegmentCaches:
         self._docs: dict[str, SegmentDocs] = {}
         self._meta: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
         self._df: dict[tuple[str, str, str], int] = {}
-        self._small: dict[tuple[str, str], dict[str, int]] = {}
+        self._tables: dict[tuple[str, str], dict[str, int]] = {}  # (segment, field) -> term -> df
         self.positions: LRU[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + p[0].nbytes + p[1].nbytes)
         self._live: set[str] = set()
@@ -104,7 +104,7 @@ class SegmentCaches:
             self._docs = {k: v for k, v in self._docs.items() if k in keep}
             self._meta = {k: v for k, v in self._meta.items() if k[0] in keep}
             self._df = {k: v for k, v in self._df.items() if k[0] in keep}
-            self._small = {k: v for k, v in self._small.items() if k[0] in keep}
+            self._tables = {k: v for k, v in self._tables.items() if k[0] in keep}
 
     def postings(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> Raw | None:
         """A term's postings in one segment, deleted documents included; None when the index is not
@@ -131,13 +131,12 @@ class SegmentCaches:
 
     def frequency(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> int:
         """How many of the segment's documents hold a term, deleted ones included (Whoosh's count).
-        A small segment (what a commit adds) has its whole field read at once: feedback asks it
-        for hundreds of words a query, most of which it does not hold."""
-        if slot.count <= SMALL_SEGMENT:
-            table = self._small.get((slot.key, fieldname))
-            if table is None:
-                table = self._small[(slot.key, fieldname)] = {
-                    t.decode("utf-8"): ti.doc_frequency() for t, ti in sub.reader().iter_field(fieldname)}
+        From the field's whole table once read (`field_frequencies`; a small segment, what a commit
+        adds, has it read at once), else one lookup, remembered."""
+        table = self._tables.get((slot.key, fieldname))
+        if table is None and slot.count <= SMALL_SEGMENT:
+            table = self.field_frequencies(slot, sub, fieldname)
+        if table is not None:
             return table.get(term, 0)
         key = (slot.key, fieldname, term)
         found = self._df.get(key)
@@ -146,6 +145,15 @@ class SegmentCaches:
                 self._df.clear()
             found = self._df[key] = int(sub.doc_frequency(fieldname, term))
         return found
+
+    def field_frequencies(self, slot: Slot, sub: Searcher, fieldname: str) -> dict[str, int]:
+        """Every term of a field in one segment with its document frequency, read in one pass."""
+        key = (slot.key, fieldname)
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = {t.decode("utf-8"): ti.doc_frequency()
+                                         for t, ti in sub.reader().iter_field(fieldname)}
+        return table
 
     def word_positions(self, slot: Slot, sub: Searcher, fieldname: str, term: str
                        ) -> tuple[np.ndarray, np.ndarray] | None:

@@ -25,7 +25,7 @@ from kb.facets import DocTable
 from kb.lru import LRU
 
 POSITIONS_BYTES = 32 << 20  # per snapshot: word positions of the terms phrase bonuses used lately
-BODY_DF_ENTRIES = 200_000  # body document frequencies remembered per snapshot
+BODY_DF_ENTRIES = 200_000  # (field, term) document frequencies remembered per snapshot
 Fields = dict[str, Any]  # a section's stored fields as Whoosh returns them (`kb.documents.to_record`'s)
 
 
@@ -59,7 +59,7 @@ class Snapshot:
         # (field, term) -> its sections and their BM25 scores, as compact arrays (12 bytes a posting)
         self.postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self.postings_size = 0
-        self._body_df: dict[str, int] = {}
+        self._df: dict[tuple[str, str], int] = {}
         # (field, term) -> its word positions in each of its sections (the phrase bonus reads them)
         self.positions: LRU[tuple[str, str], tuple[bytes, bytes]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + len(p[0]) + len(p[1]))
@@ -124,16 +124,29 @@ class Snapshot:
         return self.segments.section_terms(self.slots[i], local, lambda: self.stored_fields(s, docnum))
 
     def body_frequency(self, s: Searcher, term: str) -> int:
-        """How many sections' bodies hold a term (deleted ones included, as Whoosh counts), summed
-        over the segments' cached counts: feedback asks for every word of a section."""
-        found = self._body_df.get(term)
+        """How many sections' bodies hold a term (feedback asks for every word of a section)."""
+        return self.doc_frequency(s, "body", term)
+
+    def doc_frequency(self, s: Searcher, fieldname: str, term: str) -> int:
+        """How many sections hold a term in a field, deleted ones included (Whoosh's count), summed
+        over the segments' cached counts."""
+        key = (fieldname, term)
+        found = self._df.get(key)
         if found is None:
-            if len(self._body_df) >= BODY_DF_ENTRIES:
-                self._body_df.clear()
-            found = self._body_df[term] = sum(
-                self.segments.frequency(slot, sub, "body", term)
+            if len(self._df) >= BODY_DF_ENTRIES:
+                self._df.clear()
+            found = self._df[key] = sum(
+                self.segments.frequency(slot, sub, fieldname, term)
                 for slot, (sub, _) in zip(self.slots, self.subs(s), strict=True))
         return found
+
+    def warm(self, s: Searcher, fields: tuple[str, ...]) -> None:
+        """Read ahead what most searches touch: every segment's document frequencies and lengths
+        of the text fields (a new segment's only, after a commit)."""
+        for slot, (sub, _) in zip(self.slots, self.subs(s), strict=True):
+            for fieldname in fields:
+                self.segments.field_frequencies(slot, sub, fieldname)
+                self.segments.lengths(slot, sub, fieldname)
 
     def filter_mask(self, s: Searcher, q: Q.Query) -> np.ndarray:
         """Which sections a filter query allows (a boolean vector), cached per snapshot."""
