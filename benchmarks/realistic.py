@@ -49,6 +49,7 @@ TOKEN = "bench-admin-token"  # noqa: S105  (a throwaway server on loopback)
 WARMUP = 20
 EDIT_EVERY_S = 0.5
 CLIENTS = 4
+CODE: dict[str, str] = {}  # {"PYTHONPATH": DIR} with --code DIR: the kb under test, for side-by-side runs
 
 
 def warmup_queries() -> list[str]:
@@ -58,7 +59,7 @@ def warmup_queries() -> list[str]:
 
 def first_seen(index_dir: Path, queries: Sequence[str]) -> dict[str, Any]:
     """Each query asked once of a fresh server after the warm-up, sequentially over keep-alive."""
-    server = Server(index_dir)
+    server = Server(index_dir, env=CODE)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         times: list[float] = []
@@ -166,7 +167,7 @@ def _edits(port: int, stop: threading.Event, out: dict[str, Any]) -> None:
 
 def under_edits(index_dir: Path, queries: Sequence[str], load_s: float) -> dict[str, Any]:
     """Throughput and p99 of 4 clients without edits, then with one PUT every 0.5 s."""
-    server = Server(index_dir, env={"KB_ADMIN_TOKEN": TOKEN})
+    server = Server(index_dir, env={"KB_ADMIN_TOKEN": TOKEN, **CODE})
     port = server.port
     try:
         for q in warmup_queries():
@@ -199,10 +200,10 @@ def indexing(c: corpus.Corpus, index_dir: Path, reps: int) -> dict[str, Any]:
     """`kb index --full` wall time (median of `reps`) beside the bs4+lxml parse floor, and a no-op run."""
     walls = []
     for _ in range(reps):
-        run, _ = kb_index(c.pages, index_dir, full=True)
+        run, _ = kb_index(c.pages, index_dir, full=True, env=CODE)
         walls.append(run.wall_s)
     floor = parse_floor(c.files(), os.cpu_count() or 1)[0]
-    noop, _ = kb_index(c.pages, index_dir)
+    noop, _ = kb_index(c.pages, index_dir, env=CODE)
     full = statistics.median(walls)
     return {"full_s": [round(w, 2) for w in walls], "full_median_s": round(full, 2), "parse_floor_s": round(floor, 2),
             "ratio": round(full / floor, 2), "noop_s": round(noop.wall_s, 2)}
@@ -214,11 +215,16 @@ def run_corpus(name: str, c: corpus.Corpus, queries: Sequence[str], args: argpar
     shutil.rmtree(index_dir, ignore_errors=True)
     out: dict[str, Any] = {}
     log(f"{name}: indexing")
-    out["indexing"] = indexing(c, index_dir, args.index_reps)
-    log(f"{name}: first-seen queries")
-    out["first_seen"] = [first_seen(index_dir, queries) for _ in range(args.reps)]
-    log(f"{name}: edits under load")
-    out["under_edits"] = under_edits(index_dir, perf.load_queries(), args.load_s)
+    if "indexing" in args.skip:  # still built: the other sections need the index
+        kb_index(c.pages, index_dir, full=True, env=CODE)
+    else:
+        out["indexing"] = indexing(c, index_dir, args.index_reps)
+    if "first-seen" not in args.skip:
+        log(f"{name}: first-seen queries")
+        out["first_seen"] = [first_seen(index_dir, queries) for _ in range(args.reps)]
+    if "edits" not in args.skip:
+        log(f"{name}: edits under load")
+        out["under_edits"] = under_edits(index_dir, perf.load_queries(), args.load_s)
     shutil.rmtree(index_dir, ignore_errors=True)
     return out
 
@@ -228,20 +234,24 @@ def report(res: dict[str, Any]) -> str:
     lines = []
     fts = res["fts5_p50_ms"]
     for name, r in res["corpora"].items():
-        fs = r["first_seen"]
-        p50 = statistics.median(x["p50_ms"] for x in fs)
-        p99 = statistics.median(x["p99_ms"] for x in fs)
-        ue, ix = r["under_edits"], r["indexing"]
-        lines += [f"## {name}",
-                  f"first-seen /api/search: p50 {p50:.2f} ms ({p50 / fts:.2f}x FTS5 {fts:.2f} ms; target <= 5x), "
-                  f"p99 {p99:.1f} ms (target <= 25), runs {[x['p50_ms'] for x in fs]}",
-                  f"edits: {ue['quiet']['rps']} -> {ue['edits']['rps']} req/s (ratio {ue['ratio']}; target >= 0.8), "
-                  f"p99 {ue['quiet']['p99_ms']} -> {ue['edits']['p99_ms']} ms (target <= 50), "
-                  f"visible p50 {ue['visible_p50_ms']} max {ue['visible_max_ms']} ms (target <= 1000), "
-                  f"{ue['edit_count']} edits, errors {ue['edits']['errors']} + {ue['edit_errors']}, "
-                  f"PUT p50 {ue['put_p50_ms']} ms",
-                  f"index --full {ix['full_median_s']} s = {ix['ratio']}x parse {ix['parse_floor_s']} s "
-                  f"(target <= 3x); no-op {ix['noop_s']} s (target < 2)"]
+        lines.append(f"## {name}")
+        if "first_seen" in r:
+            fs = r["first_seen"]
+            p50 = statistics.median(x["p50_ms"] for x in fs)
+            p99 = statistics.median(x["p99_ms"] for x in fs)
+            lines.append(f"first-seen /api/search: p50 {p50:.2f} ms ({p50 / fts:.2f}x FTS5 {fts:.2f} ms; target <= 5x), "
+                         f"p99 {p99:.1f} ms (target <= 25), runs {[x['p50_ms'] for x in fs]}")
+        if "under_edits" in r:
+            ue = r["under_edits"]
+            lines.append(f"edits: {ue['quiet']['rps']} -> {ue['edits']['rps']} req/s (ratio {ue['ratio']}; target >= 0.8), "
+                         f"p99 {ue['quiet']['p99_ms']} -> {ue['edits']['p99_ms']} ms (target <= 50), "
+                         f"visible p50 {ue['visible_p50_ms']} max {ue['visible_max_ms']} ms (target <= 1000), "
+                         f"{ue['edit_count']} edits, errors {ue['edits']['errors']} + {ue['edit_errors']}, "
+                         f"PUT p50 {ue['put_p50_ms']} ms")
+        if "indexing" in r:
+            ix = r["indexing"]
+            lines.append(f"index --full {ix['full_median_s']} s = {ix['ratio']}x parse {ix['parse_floor_s']} s "
+                         f"(target <= 3x); no-op {ix['noop_s']} s (target < 2)")
     return "\n".join(lines)
 
 
@@ -253,7 +263,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--index-reps", type=int, default=1, help="full builds per corpus")
     ap.add_argument("--load-s", type=float, default=20.0, help="seconds of each load phase")
     ap.add_argument("--out", type=Path, default=corpus.OUT / "realistic.json")
+    ap.add_argument("--code", type=Path, help="run `kb` from this source tree (e.g. `git archive` of a "
+                    "commit) to compare it side by side with this one")
+    ap.add_argument("--skip", default="", help="sections to skip: indexing, first-seen, edits")
     args = ap.parse_args(argv)
+    if args.code:
+        CODE["PYTHONPATH"] = str(args.code.resolve())
     queries = perf.dev_queries()
     res: dict[str, Any] = {"machine": perf.machine(), "corpora": {}}
     fts = [fts5_first_seen(queries) for _ in range(args.reps)]

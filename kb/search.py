@@ -34,7 +34,7 @@ from kb.suggest import SuggestList
 from kb.synonyms import load
 
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
-SUGGEST_LAG_S = 4.0  # how long a suggestion list built before a commit may still answer after it
+SUGGEST_LAG_S = 10.0  # how long a suggestion list built before a commit may still answer after it
 
 
 class KnowledgeBase:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from indexer.build import Ingestor, index_paths
+from kb import search
 from kb.config import Settings
 from kb.engines.whoosh.reader import WhooshBackend
 from kb.models import SearchPage
@@ -72,3 +75,17 @@ def test_a_commit_keeps_what_was_read_from_the_segments_it_did_not_change(writab
     assert before & after  # the old segment is still live, beside the commit's new one
     kept = {k for k in backend._segments.raw._items if k[0] in before & after}
     assert {k for k in cached if k[0] in after} <= kept
+
+
+def test_suggestions_follow_an_edit_once_the_lag_is_spent(writable_index: Path, monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    s = Settings(index_dir=writable_index, parse_workers=1)
+    kb = KnowledgeBase.open(settings=s)
+    kb.warm()
+    monkeypatch.setattr(search, "SUGGEST_LAG_S", 3600.0)
+    Ingestor(s).put(_upload(7), url="https://site.example/note-7/", article_id="note-7")
+    kb.warm()  # a commit within the lag: the list built before it still answers, not rebuilt
+    assert not any(x.text == "Spasticity note 7" for x in kb.suggest("spasticity note"))
+    monkeypatch.setattr(search, "SUGGEST_LAG_S", 0.0)
+    kb.warm()  # the warmer, once the lag is spent: this state's own list
+    assert any(x.text == "Spasticity note 7" for x in kb.suggest("spasticity note"))
