@@ -19,7 +19,7 @@ from typing import Any
 
 from kb import text
 from kb.config import Settings
-from kb.documents import StoredSection, article_from
+from kb.documents import article_from
 from kb.engines.base import Backend, Plan, Scored, View
 from kb.engines.registry import open_backend
 from kb.errors import ArticleNotFound
@@ -34,6 +34,7 @@ from kb.suggest import SuggestList
 from kb.synonyms import load
 
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
+PHRASE_KEYS = 100_000  # headings and titles remembered as exact-match keys
 SUGGEST_LAG_S = 10.0  # how long a suggestion list built before a commit may still answer after it
 
 
@@ -49,6 +50,7 @@ class KnowledgeBase:
         self.planner = Planner(self.synonyms, self._corrector)
         self._latest_suggestions: _HeldSuggestions | None = None
         self._sources = source_cache()  # bodies analysed for snippets, whatever the generation
+        self._phrase_keys: dict[str, str] = {}  # headings and titles as exact-match keys
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, settings: Settings | None = None,
@@ -138,8 +140,9 @@ class KnowledgeBase:
         head = ranked[:EXACT_DEPTH]
         missing = [d for _, d in head if d not in keys]
         if missing:
+            phrase = self._phrase_key
             for d, fields in v.stored(missing).items():
-                keys[d] = _heading_keys(fields)
+                keys[d] = (phrase(fields.heading), phrase(fields.title))
         boosted = [i for i, (_, d) in enumerate(head) if plan.key in keys.get(d, ())]
         if not boosted:
             return ranked
@@ -147,6 +150,15 @@ class KnowledgeBase:
         chosen = set(boosted)
         return [(ranked[i][0] + top, ranked[i][1]) for i in boosted] + [x for i, x in enumerate(ranked)
                                                                           if i not in chosen]
+
+    def _phrase_key(self, heading: str) -> str:
+        """A heading or title as an exact-match key, remembered across commits (they repeat)."""
+        found = self._phrase_keys.get(heading)
+        if found is None:
+            if len(self._phrase_keys) >= PHRASE_KEYS:
+                self._phrase_keys.clear()
+            found = self._phrase_keys[heading] = text.normalize_phrase(heading)
+        return found
 
     # -- articles -----------------------------------------------------------------------
 
@@ -243,9 +255,6 @@ def _related_entry(v: View, docs: DocTable, aid: str, reason: Any) -> RelatedArt
     return RelatedArticle(article_id=aid, title=f.title, url=f.url, reason=reason)
 
 
-def _heading_keys(section: StoredSection) -> tuple[str, str]:
-    """A section's heading and title as comparison keys, for exact-match bonuses."""
-    return text.normalize_phrase(section.heading), text.normalize_phrase(section.title)
 
 
 def _idf(df: int, n: int) -> float:

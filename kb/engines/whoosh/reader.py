@@ -63,11 +63,11 @@ class WhooshView:
 
     def known(self, stem: str) -> bool:
         """Whether any text field holds the stem."""
-        return any(self.s.doc_frequency(f, stem) for f in TEXT_FIELDS)
+        return any(self.snap.doc_frequency(self.s, f, stem) for f in TEXT_FIELDS)
 
     def document_frequencies(self, stems: list[str]) -> dict[str, int]:
         """Body document frequencies, from the term index."""
-        return {st: int(self.s.doc_frequency("body", st)) for st in stems}
+        return {st: self.snap.doc_frequency(self.s, "body", st) for st in stems}
 
     def vocabulary(self) -> Mapping[str, int]:
         """The spelling vocabulary saved beside this generation."""

@@ -125,7 +125,8 @@ class Snapshot:
 
     def body_frequency(self, s: Searcher, term: str) -> int:
         """How many sections' bodies hold a term (feedback asks for every word of a section)."""
-        return self.doc_frequency(s, "body", term)
+        found = self._df.get(("body", term))
+        return found if found is not None else self.doc_frequency(s, "body", term)
 
     def doc_frequency(self, s: Searcher, fieldname: str, term: str) -> int:
         """How many sections hold a term in a field, deleted ones included (Whoosh's count), summed
