@@ -23,7 +23,7 @@ import random
 import re
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -299,7 +299,19 @@ def render(spec: PageSpec, neighbours: Sequence[PageSpec], site: str = "Plant He
 """
 
 
-def _write(name: str, specs: Sequence[PageSpec]) -> Corpus:
+def render_light(spec: PageSpec, neighbours: Sequence[PageSpec] = ()) -> str:
+    """A light article page: a title, the sections under `<h2>`s, a canonical link and no theme."""
+    e = escape
+    body = "\n".join(f"<h2>{e(h)}</h2>\n{_paragraphs(t)}" for h, t in spec.sections)
+    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(spec.title)}</title>\n"
+            f"<link rel=\"canonical\" href=\"https://light.example/{spec.slug}/\"></head>\n"
+            f"<body><article><h1>{e(spec.title)}</h1>\n{body}\n</article></body></html>\n")
+
+
+Renderer = Callable[[PageSpec, Sequence[PageSpec]], str]
+
+
+def _write(name: str, specs: Sequence[PageSpec], renderer: Renderer = render) -> Corpus:
     root = OUT / f"corpus-v{CORPUS_VERSION}" / name
     done = root / DONE
     if done.exists():
@@ -317,7 +329,7 @@ def _write(name: str, specs: Sequence[PageSpec]) -> Corpus:
             if i % PER_FOLDER == 0:
                 folder.mkdir(parents=True, exist_ok=True)
             neighbours = [specs[(i + k) % len(specs)] for k in range(1, 9)]
-            (folder / f"{spec.slug}.html").write_text(render(spec, neighbours), encoding="utf-8")
+            (folder / f"{spec.slug}.html").write_text(renderer(spec, neighbours), encoding="utf-8")
             for order, (heading, body) in enumerate(spec.sections):
                 out.write(orjson.dumps({"id": f"{spec.rid}#{order}", "title": spec.title, "heading": heading,
                                         "text": body}) + b"\n")
@@ -346,6 +358,11 @@ def nfcorpus() -> Corpus:
     return _write("nfcorpus", list(nfcorpus_specs(records())))
 
 
+def nfcorpus_light() -> Corpus:
+    """The NFCorpus records as 3,633 light pages (no theme: the writer, not parsing, dominates)."""
+    return _write("nfcorpus-light", list(nfcorpus_specs(records())), render_light)
+
+
 def synthetic(n_sections: int) -> Corpus:
     """A recombined corpus of exactly `n_sections` sections, generated once per corpus version."""
     root = OUT / f"corpus-v{CORPUS_VERSION}" / size_name(n_sections)
@@ -357,7 +374,8 @@ def synthetic(n_sections: int) -> Corpus:
 def main(argv: Sequence[str]) -> None:
     """Build the named corpora (`nfcorpus`, `10k`, `100k`) and print where they are."""
     for name in argv or ["nfcorpus"]:
-        c = nfcorpus() if name == "nfcorpus" else synthetic(parse_size(name))
+        c = (nfcorpus() if name == "nfcorpus" else nfcorpus_light() if name == "nfcorpus-light"
+             else synthetic(parse_size(name)))
         print(f"{c.name}: {c.articles:,} articles, {c.sections:,} sections in {c.pages}")
 
 

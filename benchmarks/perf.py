@@ -25,6 +25,7 @@ results go to `benchmarks/out/results.json` and a table on stdout.
     .venv/bin/python benchmarks/perf.py --quick         # NFCorpus only, fewer repetitions
     .venv/bin/python benchmarks/perf.py --sizes 10k     # NFCorpus and the 10k set
     .venv/bin/python benchmarks/perf.py --no-typesense  # without the Typesense column
+    .venv/bin/python benchmarks/perf.py --realistic     # what users meet (benchmarks/realistic.py)
 """
 
 from __future__ import annotations
@@ -793,6 +794,11 @@ def table(res: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the table; write the JSON results."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--realistic" in argv:  # first-seen queries, edits under load, light pages: benchmarks/realistic.py
+        import realistic
+
+        return realistic.main([a for a in argv if a != "--realistic"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="NFCorpus only, fewer repetitions")
     ap.add_argument("--sizes", default=None, help="extra corpora in sections, e.g. 10k,100k (default: 10k,100k)")

@@ -13,13 +13,13 @@ from typing import Any
 
 from kb import snippets, text
 from kb.documents import StoredSection
-from kb.engines.base import QueryTerm, Scored, View
+from kb.engines.base import QueryTerm, Scored
 from kb.facets import ArticleCounts, DocTable
 from kb.lru import LRU
 from kb.models import Group, Hit
 
 GROUP_HITS = 3  # an article's best sections shown under it
-SNIPPET_SOURCES_BYTES = 24 << 20  # per generation and process: bodies read for snippets, most recent kept
+SNIPPET_SOURCES_BYTES = 24 << 20  # per process: bodies analysed for snippets, most recent kept
 
 
 @dataclass(frozen=True)
@@ -39,17 +39,23 @@ class GroupedPage:
     shown: tuple[Scored, ...]  # the sections the page shows, in order
 
 
-def snippet_sources(v: View, stored: dict[int, StoredSection]) -> dict[int, snippets.Source]:
-    """The sections' bodies read for snippets, from the generation's cache: a body is read once
-    whatever the query, so a section shown again costs only the marking."""
+SourceCache = LRU[str, tuple[Any, ...]]  # a body -> its analysis, as a plain tuple
+
+
+def source_cache() -> SourceCache:
+    """The cache `snippet_sources` reads through: bodies' analyses, most recent kept (bounded)."""
+    return LRU(SNIPPET_SOURCES_BYTES, lambda t: snippets.Source._make(t).size())  # the key is the body it holds
+
+
+def snippet_sources(cache: SourceCache, stored: dict[int, StoredSection]) -> dict[int, snippets.Source]:
+    """The sections' bodies read for snippets, through a cache keyed by the body itself: a body is
+    analysed once whatever the query or the commit, so a section shown again costs only the marking."""
     # kept as plain tuples: the cycle collector stops walking those (never a NamedTuple's)
-    cache: LRU[int, tuple[Any, ...]] = v.memo(
-        "snippet_sources", lambda: LRU(SNIPPET_SOURCES_BYTES, lambda t: snippets.Source._make(t).size()))
     out = {}
     for d, f in stored.items():
-        src = cache.get(d)
+        src = cache.get(f.body)
         if src is None:
-            src = cache.put(d, tuple(snippets.analyse(f.body)))
+            src = cache.put(f.body, tuple(snippets.analyse(f.body)))
         out[d] = snippets.Source._make(src)
     return out
 

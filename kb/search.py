@@ -19,12 +19,12 @@ from typing import Any
 
 from kb import text
 from kb.config import Settings
-from kb.documents import StoredSection, article_from
+from kb.documents import article_from
 from kb.engines.base import Backend, Plan, Scored, View
 from kb.engines.registry import open_backend
 from kb.errors import ArticleNotFound
 from kb.facets import DocTable
-from kb.hits import GROUP_HITS, group_by_article, make_group, make_hit, snippet_sources
+from kb.hits import GROUP_HITS, group_by_article, make_group, make_hit, snippet_sources, source_cache
 from kb.models import Article, Facets, RelatedArticle, SearchPage, Suggestion
 from kb.planner import Filters, Planner
 from kb.query import loosen, parse
@@ -35,6 +35,8 @@ from kb.synonyms import load
 
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
 FEW_RESULTS = 5  # below this many matches, a real word the index lacks gets a "Did you mean"
+PHRASE_KEYS = 100_000  # headings and titles remembered as exact-match keys
+SUGGEST_LAG_S = 10.0  # how long a suggestion list built before a commit may still answer after it
 
 
 class KnowledgeBase:
@@ -47,6 +49,9 @@ class KnowledgeBase:
         self.synonyms = load(settings.synonyms_file)
         self.backend = backend or open_backend(settings, self.ranking)
         self.planner = Planner(self.synonyms, self._corrector)
+        self._latest_suggestions: _HeldSuggestions | None = None
+        self._sources = source_cache()  # bodies analysed for snippets, whatever the generation
+        self._phrase_keys: dict[str, str] = {}  # headings and titles as exact-match keys
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, settings: Settings | None = None,
@@ -120,7 +125,7 @@ class KnowledgeBase:
             else:
                 chosen = ranked[(page - 1) * per_page: page * per_page]
             stored = v.stored(d for _, d in chosen)
-            sources = snippet_sources(v, stored) if snippets_on else {}
+            sources = snippet_sources(self._sources, stored) if snippets_on else {}
             wanted = [w for w in plan.words if w.stems and not w.optional]
             hits = {d: make_hit(stored[d], score, sources.get(d), planned.marks, wanted) for score, d in chosen}
         groups = None
@@ -145,8 +150,9 @@ class KnowledgeBase:
         head = ranked[:EXACT_DEPTH]
         missing = [d for _, d in head if d not in keys]
         if missing:
+            phrase = self._phrase_key
             for d, fields in v.stored(missing).items():
-                keys[d] = _heading_keys(fields)
+                keys[d] = (phrase(fields.heading), phrase(fields.title))
         # an article titled with the query first; a section headed with it only when its article's
         # title names some of the query too ("Baclofen" under "Spinal cord injury" is not the topic)
         stems = set(plan.stems)
@@ -159,6 +165,15 @@ class KnowledgeBase:
         chosen = set(boosted)
         return [(ranked[i][0] + top, ranked[i][1]) for i in boosted] + [x for i, x in enumerate(ranked)
                                                                           if i not in chosen]
+
+    def _phrase_key(self, heading: str) -> str:
+        """A heading or title as an exact-match key, remembered across commits (they repeat)."""
+        found = self._phrase_keys.get(heading)
+        if found is None:
+            if len(self._phrase_keys) >= PHRASE_KEYS:
+                self._phrase_keys.clear()
+            found = self._phrase_keys[heading] = text.normalize_phrase(heading)
+        return found
 
     # -- articles -----------------------------------------------------------------------
 
@@ -211,6 +226,7 @@ class KnowledgeBase:
         sections, and a server's first readers should not pay it)."""
         with self.backend.view() as v:
             v.docs()
+            v.warm()
             self._corrector(v)
             self._suggestions(v)
 
@@ -218,7 +234,35 @@ class KnowledgeBase:
         return v.memo("corrector", lambda: Corrector(v.vocabulary(), self.synonyms.names()))
 
     def _suggestions(self, v: View) -> SuggestList:
-        return v.memo("suggest", lambda: SuggestList.build(v.all_stored(), self.synonyms.names()))
+        """The suggestion list of this state, or of one at most `SUGGEST_LAG_S` older: a commit every
+        half second must not rebuild it (a read of every section) each time. The warmer rebuilds it
+        once the lag is spent, so an edit's titles and headings are suggested within a second more."""
+        held: _HeldSuggestions = v.memo("suggest", lambda: self._carried_suggestions(v))
+        if not held.own and time.monotonic() - held.built >= SUGGEST_LAG_S:
+            built = time.monotonic()
+            held.entries, held.built, held.own = self._build_suggestions(v), built, True
+            self._latest_suggestions = held
+        return held.entries
+
+    def _carried_suggestions(self, v: View) -> _HeldSuggestions:
+        last = self._latest_suggestions
+        if last is not None and time.monotonic() - last.built < SUGGEST_LAG_S:
+            return _HeldSuggestions(last.entries, last.built, own=False)
+        built = time.monotonic()
+        held = self._latest_suggestions = _HeldSuggestions(self._build_suggestions(v), built, own=True)
+        return held
+
+    def _build_suggestions(self, v: View) -> SuggestList:
+        return SuggestList.build(v.all_stored(), self.synonyms.names())
+
+
+class _HeldSuggestions:
+    """A state's suggestion list: its own (`own`), or carried from an older state built at `built`."""
+
+    __slots__ = ("built", "entries", "own")
+
+    def __init__(self, entries: SuggestList, built: float, own: bool) -> None:
+        self.entries, self.built, self.own = entries, built, own
 
 
 def _related_entry(v: View, docs: DocTable, aid: str, reason: Any) -> RelatedArticle:
@@ -226,9 +270,6 @@ def _related_entry(v: View, docs: DocTable, aid: str, reason: Any) -> RelatedArt
     return RelatedArticle(article_id=aid, title=f.title, url=f.url, reason=reason)
 
 
-def _heading_keys(section: StoredSection) -> tuple[str, str]:
-    """A section's heading and title as comparison keys, for exact-match bonuses."""
-    return text.normalize_phrase(section.heading), text.normalize_phrase(section.title)
 
 
 def _idf(df: int, n: int) -> float:

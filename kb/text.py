@@ -91,10 +91,10 @@ def spans(text: str) -> Iterator[tuple[int, int, str, str | None]]:
 def terms(text: str) -> list[str]:
     """The index terms of a text: folded, stop words removed, stemmed."""
     out = []
-    for m in WORD_RE.finditer(text):
-        w = fold(m.group())
-        if w not in STOP_WORDS:
-            out.append(stem(w))
+    for raw in WORD_RE.findall(text):  # one cached look-up a word (`term`), not two
+        t = term(raw)
+        if t is not None:
+            out.append(t)
     return out
 
 

@@ -104,6 +104,9 @@ class View(Protocol):
     def docs(self) -> DocTable:
         """Per-section article, kind, categories and tags (built once per state)."""
 
+    def warm(self) -> None:
+        """Read ahead what most searches of this state touch (an engine may do nothing)."""
+
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
         """Matching sections, best first; at least the best `depth` of them, all when cheap."""
 

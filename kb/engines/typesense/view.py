@@ -120,6 +120,9 @@ class TypesenseView:
         """The doc table, from one export of the generation's key fields."""
         return self._tables().docs
 
+    def warm(self) -> None:
+        """Nothing to read ahead: the node keeps its own caches."""
+
     def _tables(self) -> tables.Tables:
         memos = self.gen.memos
         if "tables" not in memos:

@@ -10,7 +10,8 @@ frequency, then saturates once with the idf of the term over the whole section:
     score = idf * tf~ * (k1 + 1) / (tf~ + k1),  idf = log(1 + (N - df + .5) / (df + .5))
 
 A field weight then says how much one occurrence there is worth, without doubling the cap.
-Raw frequencies are read a block at a time from Whoosh's postings and cached per snapshot.
+Raw frequencies come from the segments' cached postings; the BM25F scores, which depend on the
+whole index (idf, average lengths), are cached per snapshot.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import math
 from array import array
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.searching import Searcher
 
+from kb.engines.whoosh.segments import raw_matcher
 from kb.engines.whoosh.snapshot import Snapshot
 from kb.ranking import Ranking
 
@@ -64,21 +65,22 @@ def term_scores(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> tuple[np.
 
 
 def frequencies(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> Frequencies:
-    """A term's sections in one field, its frequency in each and each section's field length."""
+    """A term's sections in one field, its frequency in each and each section's field length,
+    from the segments' cached postings and lengths (`kb.engines.whoosh.segments`: a commit leaves
+    the older segments' entries valid), less this state's deleted sections."""
     if (fieldname, term) not in s.reader():
         return np.zeros(0, np.int32), np.zeros(0), np.zeros(0)
-    subs = [(s, 0)] if s.is_atomic() else list(s.subsearchers)
     all_ids, all_tf, all_fl = [], [], []
-    for sub, offset in subs:
-        r = sub.reader()
-        if (fieldname, term) not in r:
+    for i, (slot, (sub, offset)) in enumerate(zip(snap.slots, snap.subs(s), strict=True)):
+        raw = snap.segments.postings(slot, sub, fieldname, term)
+        ids, tf = raw if raw is not None else _walk(sub, fieldname, term)
+        if not len(ids):
             continue
-        ids, tf = _read(sub, fieldname, term)
-        deleted = r.deleted_docs_set
-        if deleted and len(ids):
-            keep = ~np.isin(ids, np.fromiter(deleted, np.int64, count=len(deleted)))
+        deleted = snap.deleted(i, sub)
+        if len(deleted):
+            keep = ~np.isin(ids, deleted)
             ids, tf = ids[keep], tf[keep]
-        all_fl.append(snap.field_lengths(sub, offset, fieldname)[ids])
+        all_fl.append(snap.segments.lengths(slot, sub, fieldname)[ids])
         all_ids.append(ids + offset)
         all_tf.append(tf)
     if not all_ids:
@@ -86,26 +88,15 @@ def frequencies(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> Frequ
     return (np.concatenate(all_ids).astype(np.int32), np.concatenate(all_tf), np.concatenate(all_fl))
 
 
-def _read(sub: Searcher, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-    """One segment's postings of a term: section numbers and frequencies, a block at a time
-    when the codec is Whoosh's own, else one posting at a time."""
+def _walk(sub: Searcher, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """One segment's postings of a term through Whoosh's matcher (an index of another codec)."""
     r = sub.reader()
-    m = r._terms.matcher(fieldname, r._text_to_bytes(fieldname, term), r.schema[fieldname].format)
-    if type(m) is W3LeafMatcher:
-        ids, tf = [], []
-        while m.is_active():
-            m._read_ids()
-            m._read_weights()
-            ids.append(np.asarray(m._ids, np.int64))
-            tf.append(np.asarray(m._weights, np.float64))
-            m._next_block()
-        if not ids:
-            return np.zeros(0, np.int64), np.zeros(0)
-        return np.concatenate(ids), np.concatenate(tf)
     one_ids: array[int] = array("q")
     one_tf: array[float] = array("d")
-    while m.is_active():
-        one_ids.append(m.id())
-        one_tf.append(m.weight())
-        m.next()
+    if (fieldname, term) in r:
+        m = raw_matcher(r, fieldname, term)
+        while m.is_active():
+            one_ids.append(m.id())
+            one_tf.append(m.weight())
+            m.next()
     return np.array(one_ids, np.int64), np.array(one_tf, np.float64)

@@ -11,11 +11,10 @@ from array import array
 from collections.abc import Sequence
 
 import numpy as np
-from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.scoring import BM25FScorer
 from whoosh.searching import Searcher
 
 from kb.engines.whoosh.snapshot import Snapshot
+from kb.engines.whoosh.stats import bm25_constants
 
 POSTINGS_CACHE_ENTRIES = 4_000_000  # about 50 MB of cached postings per process
 
@@ -92,17 +91,17 @@ def top(scores: np.ndarray, matched: np.ndarray, n: int) -> list[tuple[float, in
 
 def postings(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray]:
     """A term's sections in one field with their BM25 scores, cached per snapshot (bounded), as
-    numpy arrays: adding a term to every section's score is then one vector operation."""
+    numpy arrays: adding a term to every section's score is then one vector operation. Built from
+    the segments' cached postings, so after a commit only the scoring is redone."""
     key = (fieldname, term)
     cached = snap.postings.get(key)
     if cached is None:
         if snap.postings_size > POSTINGS_CACHE_ENTRIES:
             snap.postings.clear()
             snap.postings_size = 0
-        if key not in s.reader():
-            found = (np.zeros(0, np.int32), np.zeros(0))
-        else:
-            found = _read_blocks(s, snap, fieldname, term) or _walk(s, fieldname, term)
+        found = _read_blocks(s, snap, fieldname, term)
+        if found is None:
+            found = _walk(s, fieldname, term) if key in s.reader() else (np.zeros(0, np.int32), np.zeros(0))
         cached = snap.postings[key] = found
         snap.postings_size += len(found[0]) + 1
     return cached
@@ -123,35 +122,28 @@ def _walk(s: Searcher, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarra
 
 
 def _read_blocks(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The same postings and scores as `_walk`, read a block at a time and scored with numpy:
-    Whoosh's BM25 formula, operation for operation, over each block's ids and weights and the
-    sections' field lengths. None when the index is not laid out as this expects (then `_walk`)."""
-    subs = [(s, 0)] if s.is_atomic() else list(s.subsearchers)
+    """The same postings and scores as `_walk`, from each segment's cached ids and frequencies
+    scored with numpy: Whoosh's BM25 formula, operation for operation, with this state's idf,
+    average length and deletions. None when the index is not laid out as this expects (then `_walk`)."""
     all_ids, all_scores = [], []
-    for sub, offset in subs:
-        r = sub.reader()
-        if (fieldname, term) not in r:
-            continue
-        scorer = s.weighting.scorer(sub, fieldname, term)
-        m = r._terms.matcher(fieldname, r._text_to_bytes(fieldname, term), r.schema[fieldname].format)
-        if type(scorer) is not BM25FScorer or type(m) is not W3LeafMatcher:
+    constants = None
+    for i, (slot, (sub, offset)) in enumerate(zip(snap.slots, snap.subs(s), strict=True)):
+        raw = snap.segments.postings(slot, sub, fieldname, term)
+        if raw is None:
             return None
-        blocks: list[tuple[np.ndarray, np.ndarray]] = []
-        while m.is_active():
-            m._read_ids()
-            m._read_weights()
-            blocks.append((np.asarray(m._ids, np.int64), np.asarray(m._weights, np.float64)))
-            m._next_block()
-        if not blocks:
+        ids, tf = raw
+        if not len(ids):
             continue
-        ids = np.concatenate([b[0] for b in blocks])
-        tf = np.concatenate([b[1] for b in blocks])
-        deleted = r.deleted_docs_set
-        if deleted:
-            keep = ~np.isin(ids, np.fromiter(deleted, np.int64, count=len(deleted)))
+        if constants is None:  # idf and the average length are the whole index's: the same for every segment
+            constants = bm25_constants(s, snap, fieldname, term)
+            if constants is None:
+                return None
+        deleted = snap.deleted(i, sub)
+        if len(deleted):
+            keep = ~np.isin(ids, deleted)
             ids, tf = ids[keep], tf[keep]
-        fl = snap.field_lengths(sub, offset, fieldname)[ids]
-        idf, k1, b, avgfl = scorer.idf, scorer.K1, scorer.B, scorer.avgfl
+        fl = snap.segments.lengths(slot, sub, fieldname)[ids]
+        idf, k1, b, avgfl = constants
         all_ids.append((ids + offset).astype(np.int32))
         all_scores.append(idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl))))
     if not all_ids:
@@ -162,16 +154,48 @@ def _read_blocks(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tupl
 def positions(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[bytes, bytes]:
     """A term's word positions in every section holding it, cached per snapshot (bounded), as
     packed C ints (offsets, flat): the positions in the i-th section of `postings(...)` are
-    `flat[offsets[i]:offsets[i + 1]]`."""
+    `flat[offsets[i]:offsets[i + 1]]`. Built from the segments' cached positions, less this
+    state's deleted sections."""
     key = (fieldname, term)
     cached = snap.positions.get(key)
     if cached is None:
-        offsets, flat = array("i", [0]), array("i")
-        if key in s.reader():
-            m = s.postings(fieldname, term)
-            while m.is_active():
-                flat.extend(m.value_as("positions"))
-                offsets.append(len(flat))
-                m.next()
-        cached = snap.positions.put(key, (offsets.tobytes(), flat.tobytes()))
+        found = _segment_positions(s, snap, fieldname, term)
+        cached = snap.positions.put(key, found if found is not None else _walk_positions(s, fieldname, term))
     return cached
+
+
+def _segment_positions(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[bytes, bytes] | None:
+    offsets, flats = [np.zeros(1, np.int64)], []
+    base = 0
+    for i, (slot, (sub, _)) in enumerate(zip(snap.slots, snap.subs(s), strict=True)):
+        raw = snap.segments.postings(slot, sub, fieldname, term)
+        found = snap.segments.word_positions(slot, sub, fieldname, term)
+        if raw is None or found is None:
+            return None
+        offs, flat = found
+        if len(offs) == 1:
+            continue
+        deleted = snap.deleted(i, sub)
+        if len(deleted):  # drop the deleted sections' runs of positions
+            live = ~np.isin(raw[0], deleted)
+            starts = offs[:-1][live].astype(np.int64)
+            lengths = offs[1:][live] - starts
+            ends = np.cumsum(lengths)
+            flat = flat[np.repeat(starts - (ends - lengths), lengths) + np.arange(int(ends[-1]) if len(ends) else 0)]
+            offs = np.concatenate([np.zeros(1, np.int64), ends])
+        offsets.append(offs[1:].astype(np.int64) + base)
+        flats.append(flat)
+        base += len(flat)
+    flat_all = np.concatenate(flats) if flats else np.zeros(0, np.int32)
+    return np.concatenate(offsets).astype(np.int32).tobytes(), flat_all.astype(np.int32).tobytes()
+
+
+def _walk_positions(s: Searcher, fieldname: str, term: str) -> tuple[bytes, bytes]:
+    offsets, flat = array("i", [0]), array("i")
+    if (fieldname, term) in s.reader():
+        m = s.postings(fieldname, term)
+        while m.is_active():
+            flat.extend(m.value_as("positions"))
+            offsets.append(len(flat))
+            m.next()
+    return offsets.tobytes(), flat.tobytes()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,6 @@ from whoosh import query as Q
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from kb import text
 from kb.engines.base import Plan
 from kb.engines.whoosh.bm25f import FIELDS, frequencies, term_scores
 from kb.engines.whoosh.postings import phrase_bonus, postings, top
@@ -209,12 +207,9 @@ def _title_coverage(s: Searcher, snap: Snapshot, prep: Prepared, size: int) -> n
     for t in prep.query_stems:
         ids, tf, _ = frequencies(s, snap, "title", t)
         named[ids] += tf
-    lengths = np.concatenate([snap.field_lengths(sub, off, "title") for sub, off in _segments(s)])
+    lengths = np.concatenate([snap.segments.lengths(slot, sub, "title")
+                              for slot, (sub, _) in zip(snap.slots, snap.subs(s), strict=True)])
     return np.minimum(1.0, np.divide(named, lengths, out=np.zeros(size), where=lengths > 0))
-
-
-def _segments(s: Searcher) -> list[tuple[Searcher, int]]:
-    return [(s, 0)] if s.is_atomic() else list(s.subsearchers)
 
 
 def _term_postings(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -292,10 +287,9 @@ def _agreement(best: list[tuple[str, float]], dists: list[dict[str, float]]) -> 
 def _term_distribution(s: Searcher, snap: Snapshot, docnum: int, r: Ranking) -> dict[str, float]:
     """P(t|D) over a section's telling terms: no numbers, no one-letter stems, none in over
     `prf_max_df` of the sections (they say nothing about the topic)."""
-    f = snap.stored_fields(s, docnum)
     limit = r.prf_max_df * max(1, s.doc_count_all())
-    counts = Counter(t for t in text.terms(f.get("title", "") + " \n " + f.get("body", ""))
-                     if len(t) > 1 and not t[0].isdigit())
+    counts = {t: c for t, c in snap.section_terms(s, docnum)  # text.terms(title \n body), counted
+              if len(t) > 1 and not t[0].isdigit()}
     kept = {t: c for t, c in counts.items() if snap.body_frequency(s, t) <= limit}
     n = sum(kept.values())
     return {t: c / n for t, c in kept.items()} if n else {}

@@ -33,6 +33,7 @@ from kb.engines.whoosh import layout
 from kb.engines.whoosh.check import check_generation
 from kb.engines.whoosh.rank import all_words, compile_plan, rank, weighting
 from kb.engines.whoosh.schema import TEXT_FIELDS
+from kb.engines.whoosh.segments import SegmentCaches
 from kb.engines.whoosh.snapshot import Snapshot, Stale
 from kb.errors import IndexDamaged, IndexMissing, KbError
 from kb.facets import DocTable
@@ -62,11 +63,11 @@ class WhooshView:
 
     def known(self, stem: str) -> bool:
         """Whether any text field holds the stem."""
-        return any(self.s.doc_frequency(f, stem) for f in TEXT_FIELDS)
+        return any(self.snap.doc_frequency(self.s, f, stem) for f in TEXT_FIELDS)
 
     def document_frequencies(self, stems: list[str]) -> dict[str, int]:
         """Body document frequencies, from the term index."""
-        return {st: int(self.s.doc_frequency("body", st)) for st in stems}
+        return {st: self.snap.doc_frequency(self.s, "body", st) for st in stems}
 
     def vocabulary(self) -> Mapping[str, int]:
         """The spelling vocabulary saved beside this generation."""
@@ -75,6 +76,10 @@ class WhooshView:
     def docs(self) -> DocTable:
         """The doc table, built on first use from the term index."""
         return self.snap.docs(self.s)
+
+    def warm(self) -> None:
+        """Read ahead the text fields' document frequencies and lengths, segment by segment."""
+        self.snap.warm(self.s, TEXT_FIELDS)
 
     def rank(self, plan: Plan, ranking: Ranking, depth: int) -> Ranked:
         """Every match scored; the best `4 x depth` (at least 1,000) kept in order."""
@@ -116,6 +121,7 @@ class WhooshBackend:
         self.index_dir = settings.index_dir
         self.ranking = ranking
         self._weighting = weighting(ranking)
+        self._segments = SegmentCaches()  # what is read from segments, across commits
         self._snap: Snapshot | None = None
         self._serves: Token | None = None  # the live token `_snap` answers for (its own, or a damaged one's)
         self._damaged: dict[Token | None, str] = {}  # live tokens that could not be read, and why
@@ -190,7 +196,7 @@ class WhooshBackend:
                 gen = layout.current_generation(self.index_dir)
                 assert gen is not None
                 try:
-                    fresh = _open(gen, token, self._weighting)
+                    fresh = _open(gen, token, self._weighting, self._segments)
                 except FileNotFoundError as e:  # a swap removed the generation while we opened it
                     raise Stale from e
                 except Exception as e:  # noqa: BLE001  (whatever a damaged file makes Whoosh raise)
@@ -204,6 +210,7 @@ class WhooshBackend:
 
     def _install(self, fresh: Snapshot, serves: Token | None) -> Snapshot:
         old, self._snap, self._serves = self._snap, fresh, serves
+        self._segments.retain(slot.key for slot in fresh.slots)
         if old is not None and old is not fresh:
             old.close()
         return fresh
@@ -222,16 +229,16 @@ class WhooshBackend:
                 older = (gen.name, gen.stat().st_mtime_ns)
                 if older in self._damaged:
                     continue
-                return _open(gen, older, self._weighting)
+                return _open(gen, older, self._weighting, self._segments)
             except Exception:  # noqa: BLE001,S112  (damaged too: try the next one)
                 continue
         raise IndexDamaged(f"the index in {self.index_dir} is damaged: {why}; no older generation answers "
                            "either. Run `kb check`, or rebuild it with `kb index PATH --full`.")
 
 
-def _open(gen: Path, token: Token, weighting: BM25F) -> Snapshot:
+def _open(gen: Path, token: Token, weighting: BM25F, segments: SegmentCaches) -> Snapshot:
     """A snapshot of a generation, checked by opening one searcher (a truncated segment fails here)."""
-    snap = Snapshot(gen, token, weighting)
+    snap = Snapshot(gen, token, weighting, segments)
     try:
         s = snap.acquire()
         s.doc_count()

@@ -7,9 +7,9 @@ field lengths, stored fields and filter masks are valid for exactly that state; 
 
 from __future__ import annotations
 
+import bisect
 import pickle
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,12 +20,12 @@ from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
 from kb.documents import facet_key
+from kb.engines.whoosh.segments import SegmentCaches, Slot, slots
 from kb.facets import DocTable
 from kb.lru import LRU
 
 POSITIONS_BYTES = 32 << 20  # per snapshot: word positions of the terms phrase bonuses used lately
-BODY_DF_ENTRIES = 200_000  # body document frequencies remembered per snapshot
-STORED_BYTES = 24 << 20  # per snapshot: recently shown sections' stored fields
+BODY_DF_ENTRIES = 200_000  # (field, term) document frequencies remembered per snapshot
 Fields = dict[str, Any]  # a section's stored fields as Whoosh returns them (`kb.documents.to_record`'s)
 
 
@@ -36,8 +36,13 @@ class Stale(Exception):
 class Snapshot:
     """One committed state of the index, with its searcher pool and lazily built tables."""
 
-    def __init__(self, path: Path, token: tuple[str, int], weighting: BM25F) -> None:
+    def __init__(self, path: Path, token: tuple[str, int], weighting: BM25F,
+                 segments: SegmentCaches | None = None) -> None:
         self.path = path
+        self.segments = segments if segments is not None else SegmentCaches()
+        self.slots: tuple[Slot, ...] = ()  # the generation's segments, known at the first acquire
+        self._starts: list[int] = []
+        self._deleted: dict[int, np.ndarray] = {}  # slot number -> its deleted local documents, sorted
         self.token = token
         # Read, not memory-mapped: a segment file truncated under a mapping kills the process with
         # SIGBUS, where a read raises an error the reader can answer (kb.engines.whoosh.reader).
@@ -54,11 +59,7 @@ class Snapshot:
         # (field, term) -> its sections and their BM25 scores, as compact arrays (12 bytes a posting)
         self.postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self.postings_size = 0
-        # docnum -> its stored fields pickled: a tenth of Whoosh's read (a block unzipped, then
-        # unpickled), and bytes, which Python's cycle collector never has to walk
-        self.stored: LRU[int, bytes] = LRU(STORED_BYTES, len)
-        self._body_df: dict[str, int] = {}
-        self._lengths: dict[tuple[int, str], np.ndarray] = {}  # (segment offset, field) -> lengths
+        self._df: dict[tuple[str, str], int] = {}
         # (field, term) -> its word positions in each of its sections (the phrase bonus reads them)
         self.positions: LRU[tuple[str, str], tuple[bytes, bytes]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + len(p[0]) + len(p[1]))
@@ -72,6 +73,8 @@ class Snapshot:
             gen = s.reader().generation()
             with self._lock:
                 if self.generation is None:
+                    self.slots = slots(s, self.path.name)
+                    self._starts = [slot.offset for slot in self.slots]
                     self.generation = gen
             if gen != self.generation:  # a commit the cheap token check missed: start a new snapshot
                 s.close()
@@ -86,34 +89,65 @@ class Snapshot:
             else:
                 self._pool.append(s)
 
+    def locate(self, docnum: int) -> tuple[int, int]:
+        """The slot number of the segment holding a document, and its number there."""
+        i = bisect.bisect_right(self._starts, docnum) - 1
+        return i, docnum - self.slots[i].offset
+
+    def subs(self, s: Searcher) -> list[tuple[Searcher, int]]:
+        """A searcher's per-segment searchers with their offsets, in `slots` order."""
+        return [(s, 0)] if s.is_atomic() else list(s.subsearchers)
+
+    def deleted(self, i: int, sub: Searcher) -> np.ndarray:
+        """The deleted documents of the i-th segment in this state (segment-local numbers, sorted)."""
+        found = self._deleted.get(i)
+        if found is None:
+            gone: frozenset[int] = getattr(sub.reader(), "deleted_docs_set", frozenset())  # an empty index's reader has none
+            found = self._deleted[i] = np.array(sorted(gone), np.int64)
+        return found
+
     def stored_fields(self, s: Searcher, docnum: int) -> Fields:
-        """A section's stored fields, through the snapshot's cache."""
-        blob = self.stored.get(docnum)
+        """A section's stored fields, through the per-segment cache: pickled bytes are a tenth of
+        Whoosh's read (a block unzipped, then unpickled), and nothing Python's cycle collector walks."""
+        i, local = self.locate(docnum)
+        key = (self.slots[i].key, local)
+        blob = self.segments.stored.get(key)
         if blob is not None:
             return cast(Fields, pickle.loads(blob))
         f: Fields = s.stored_fields(docnum)
-        self.stored.put(docnum, pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
+        self.segments.stored.put(key, pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
         return f
 
-    def field_lengths(self, sub: Searcher, offset: int, fieldname: str) -> np.ndarray:
-        """Every section's length in a field as the scorer reads it, for one segment (cached)."""
-        key = (offset, fieldname)
-        found = self._lengths.get(key)
-        if found is None:
-            length = sub.doc_field_length
-            found = self._lengths[key] = np.fromiter(
-                (length(d, fieldname, 1) for d in range(sub.doc_count_all())), np.float64, count=sub.doc_count_all())
-        return found
+    def section_terms(self, s: Searcher, docnum: int) -> tuple[tuple[str, int], ...]:
+        """A section's title and body words with their counts, in first-seen order (cached per segment)."""
+        i, local = self.locate(docnum)
+        return self.segments.section_terms(self.slots[i], local, lambda: self.stored_fields(s, docnum))
 
     def body_frequency(self, s: Searcher, term: str) -> int:
-        """How many sections' bodies hold a term, remembered (feedback asks for every word of a
-        section, and a Whoosh lookup costs tens of microseconds)."""
-        found = self._body_df.get(term)
+        """How many sections' bodies hold a term (feedback asks for every word of a section)."""
+        found = self._df.get(("body", term))
+        return found if found is not None else self.doc_frequency(s, "body", term)
+
+    def doc_frequency(self, s: Searcher, fieldname: str, term: str) -> int:
+        """How many sections hold a term in a field, deleted ones included (Whoosh's count), summed
+        over the segments' cached counts."""
+        key = (fieldname, term)
+        found = self._df.get(key)
         if found is None:
-            if len(self._body_df) >= BODY_DF_ENTRIES:
-                self._body_df.clear()
-            found = self._body_df[term] = int(s.doc_frequency("body", term))
+            if len(self._df) >= BODY_DF_ENTRIES:
+                self._df.clear()
+            found = self._df[key] = sum(
+                self.segments.frequency(slot, sub, fieldname, term)
+                for slot, (sub, _) in zip(self.slots, self.subs(s), strict=True))
         return found
+
+    def warm(self, s: Searcher, fields: tuple[str, ...]) -> None:
+        """Read ahead what most searches touch: every segment's document frequencies and lengths
+        of the text fields (a new segment's only, after a commit)."""
+        for slot, (sub, _) in zip(self.slots, self.subs(s), strict=True):
+            for fieldname in fields:
+                self.segments.field_frequencies(slot, sub, fieldname)
+                self.segments.lengths(slot, sub, fieldname)
 
     def filter_mask(self, s: Searcher, q: Q.Query) -> np.ndarray:
         """Which sections a filter query allows (a boolean vector), cached per snapshot."""
@@ -128,10 +162,43 @@ class Snapshot:
         return found
 
     def docs(self, s: Searcher) -> DocTable:
-        """The doc table, built on first use from the term index."""
+        """The doc table, assembled on first use from the segments' cached columns."""
         if self._docs is None:
-            self._docs = doc_table(s)
+            self._docs = self._doc_table(s)
         return self._docs
+
+    def _doc_table(self, s: Searcher) -> DocTable:
+        """The segments' columns end to end, deleted sections blanked (as the term index walk of a
+        fresh reader leaves them), articles' first live sections, urls and facet display names."""
+        article: list[str] = []
+        kind: list[str] = []
+        cats: list[tuple[str, ...]] = []
+        tags: list[tuple[str, ...]] = []
+        subs = self.subs(s)
+        for slot, (sub, _) in zip(self.slots, subs, strict=True):
+            part = self.segments.docs(slot, sub)
+            article.extend(part.article)
+            kind.extend(part.kind)
+            cats.extend(part.categories)
+            tags.extend(part.tags)
+        for i, (slot, (sub, _)) in enumerate(zip(self.slots, subs, strict=True)):
+            for local in self.deleted(i, sub).tolist():
+                d = slot.offset + local
+                article[d], kind[d], cats[d], tags[d] = "", "section", (), ()
+        found: dict[str, int] = {}
+        for d, aid in enumerate(article):
+            if aid and aid not in found:
+                found[aid] = d
+        first = {aid: found[aid] for aid in sorted(found)}  # in term order, as the walk found them
+        display: dict[str, str] = {}
+        urls: dict[str, str] = {}
+        for aid, d in first.items():
+            i, local = self.locate(d)
+            url, names = self.segments.meta(self.slots[i], local, lambda d=d: self.stored_fields(s, d))
+            urls[url.rstrip("/")] = aid
+            for name in names:
+                display.setdefault(facet_key(name), name)
+        return DocTable(tuple(article), tuple(kind), tuple(cats), tuple(tags), display, first, urls)
 
     def close(self) -> None:
         """Retire the snapshot: close pooled searchers now, the ones in use when released."""
@@ -140,40 +207,4 @@ class Snapshot:
             pool, self._pool = self._pool, []
         for s in pool:
             s.close()
-
-
-def doc_table(s: Searcher) -> DocTable:
-    """Walk the term index (not the stored text) into plain per-document columns."""
-    reader = s.reader()
-    n = reader.doc_count_all()
-    article = [""] * n
-    kind = ["section"] * n
-    cats: list[tuple[str, ...]] = [()] * n
-    tags: list[tuple[str, ...]] = [()] * n
-
-    def postings(fieldname: str) -> Iterator[tuple[str, list[int]]]:
-        for term in reader.field_terms(fieldname):
-            yield term, [d for d in reader.postings(fieldname, term).all_ids() if not reader.is_deleted(d)]
-
-    first: dict[str, int] = {}
-    for aid, ids in postings("article_id"):
-        for d in ids:
-            article[d] = aid
-        if ids:
-            first[aid] = min(ids)
-    for k, ids in postings("kind"):
-        for d in ids:
-            kind[d] = k
-    for column, fieldname in ((cats, "category"), (tags, "tag")):
-        for key, ids in postings(fieldname):
-            for d in ids:
-                column[d] = (*column[d], key)
-    display: dict[str, str] = {}
-    urls: dict[str, str] = {}
-    for aid, d in first.items():
-        meta = reader.stored_fields(d)["meta"]
-        urls[meta["url"].rstrip("/")] = aid
-        for name in (*meta["categories"], *meta["tags"]):
-            display.setdefault(facet_key(name), name)
-    return DocTable(tuple(article), tuple(kind), tuple(cats), tuple(tags), display, first, urls)
 

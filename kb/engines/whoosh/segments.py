@@ -1,0 +1,238 @@
+"""Per-segment caches that outlive commits, as Lucene keeps per-segment readers and caches.
+
+A Whoosh segment never changes once written, except for which of its documents are deleted.
+So what is read from one (a term's postings and frequencies, field lengths, stored fields,
+the article, kind, categories and tags of each document, a section's words) is kept here,
+keyed by the segment, for as long as the segment is live: a commit that adds one small
+segment, or deletes a few documents, leaves everything cached for the other segments valid.
+Only what depends on the whole index (document counts, idf, average lengths, deletions) is
+recomputed per snapshot (`kb.engines.whoosh.snapshot`), from these parts.
+
+Everything here is by segment-local document number, before deletions; a snapshot maps
+them to its own numbers (`Slot.offset`) and drops its deleted documents.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.reading import IndexReader
+from whoosh.searching import Searcher
+
+from kb import text
+from kb.lru import LRU
+
+RAW_BYTES = 96 << 20  # per process: terms' postings (ids and frequencies), 12 bytes a posting
+STORED_BYTES = 32 << 20  # per process: recently read sections' stored fields, pickled
+TERMS_BYTES = 32 << 20  # per process: recently read sections' word counts (feedback reads them)
+POSITIONS_BYTES = 48 << 20  # per process: terms' word positions (the phrase bonus reads them)
+SMALL_SEGMENT = 500  # documents: a segment this small has a field's frequencies read in one pass
+DF_ENTRIES = 500_000  # per process: (segment, field, term) document frequencies
+Raw = tuple[np.ndarray, np.ndarray]  # a term's segment-local document numbers (int64) and frequencies
+EMPTY: Raw = (np.zeros(0, np.int64), np.zeros(0))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one segment sits in a snapshot: its cache key, first document number and size."""
+
+    key: str
+    offset: int
+    count: int
+
+
+@dataclass(frozen=True)
+class SegmentDocs:
+    """A segment's who-is-where columns by local document number, deleted documents included."""
+
+    article: tuple[str, ...]
+    kind: tuple[str, ...]
+    categories: tuple[tuple[str, ...], ...]
+    tags: tuple[tuple[str, ...], ...]
+
+
+def slots(s: Searcher, generation: str) -> tuple[Slot, ...]:
+    """The segments of a searcher, in document-number order (a key no other generation shares)."""
+    subs = [(s, 0)] if s.is_atomic() else list(s.subsearchers)
+    out = []
+    for sub, offset in subs:
+        segment = sub.reader().segment()
+        key = f"{generation}/{segment.segment_id()}" if segment is not None else f"{generation}/{id(sub)}"
+        out.append(Slot(key, offset, sub.doc_count_all()))
+    return tuple(out)
+
+
+def raw_matcher(r: IndexReader, fieldname: str, term: str) -> Any:
+    """A term's matcher over a segment, deleted documents included (the cache outlives deletions)."""
+    return r._terms.matcher(fieldname, r._text_to_bytes(fieldname, term), r.schema[fieldname].format)
+
+
+class SegmentCaches:
+    """What is read from segments, by segment key, for the whole process (thread-safe: a race
+    reads the same thing twice). Segments no longer live are dropped by `retain`."""
+
+    def __init__(self) -> None:
+        self.raw: LRU[tuple[str, str, str], Raw] = LRU(RAW_BYTES, lambda v: 100 + v[0].nbytes + v[1].nbytes)
+        self.stored: LRU[tuple[str, int], bytes] = LRU(STORED_BYTES, lambda b: 50 + len(b))
+        self.terms: LRU[tuple[str, int], tuple[tuple[str, int], ...]] = LRU(TERMS_BYTES, lambda t: 100 + 60 * len(t))
+        self._lengths: dict[tuple[str, str], np.ndarray] = {}
+        self._docs: dict[str, SegmentDocs] = {}
+        self._meta: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
+        self._df: dict[tuple[str, str, str], int] = {}
+        self._tables: dict[tuple[str, str], dict[str, int]] = {}  # (segment, field) -> term -> df
+        self.positions: LRU[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = LRU(
+            POSITIONS_BYTES, lambda p: 100 + p[0].nbytes + p[1].nbytes)
+        self._live: set[str] = set()
+        self._lock = threading.Lock()
+
+    def retain(self, keys: Iterable[str]) -> None:
+        """Forget the whole-segment tables of segments other than these (merged away or replaced);
+        the bounded caches let theirs age out."""
+        keep = set(keys)
+        with self._lock:
+            if keep == self._live:
+                return
+            self._live = keep
+            self._lengths = {k: v for k, v in self._lengths.items() if k[0] in keep}
+            self._docs = {k: v for k, v in self._docs.items() if k in keep}
+            self._meta = {k: v for k, v in self._meta.items() if k[0] in keep}
+            self._df = {k: v for k, v in self._df.items() if k[0] in keep}
+            self._tables = {k: v for k, v in self._tables.items() if k[0] in keep}
+
+    def postings(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> Raw | None:
+        """A term's postings in one segment, deleted documents included; None when the index is not
+        laid out as this expects (the caller then walks Whoosh's matcher)."""
+        key = (slot.key, fieldname, term)
+        found = self.raw.get(key)
+        if found is not None:
+            return found
+        r = sub.reader()
+        if (fieldname, term) not in r:
+            return self.raw.put(key, EMPTY)
+        m = raw_matcher(r, fieldname, term)
+        if type(m) is not W3LeafMatcher:
+            return None
+        blocks: list[tuple[np.ndarray, np.ndarray]] = []
+        while m.is_active():
+            m._read_ids()
+            m._read_weights()
+            blocks.append((np.asarray(m._ids, np.int64), np.asarray(m._weights, np.float64)))
+            m._next_block()
+        if not blocks:
+            return self.raw.put(key, EMPTY)
+        return self.raw.put(key, (np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])))
+
+    def frequency(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> int:
+        """How many of the segment's documents hold a term, deleted ones included (Whoosh's count).
+        From the field's whole table once read (`field_frequencies`; a small segment, what a commit
+        adds, has it read at once), else one lookup, remembered."""
+        table = self._tables.get((slot.key, fieldname))
+        if table is None and slot.count <= SMALL_SEGMENT:
+            table = self.field_frequencies(slot, sub, fieldname)
+        if table is not None:
+            return table.get(term, 0)
+        key = (slot.key, fieldname, term)
+        found = self._df.get(key)
+        if found is None:
+            if len(self._df) >= DF_ENTRIES:
+                self._df.clear()
+            found = self._df[key] = int(sub.doc_frequency(fieldname, term))
+        return found
+
+    def field_frequencies(self, slot: Slot, sub: Searcher, fieldname: str) -> dict[str, int]:
+        """Every term of a field in one segment with its document frequency, read in one pass."""
+        key = (slot.key, fieldname)
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = {t.decode("utf-8"): ti.doc_frequency()
+                                         for t, ti in sub.reader().iter_field(fieldname)}
+        return table
+
+    def word_positions(self, slot: Slot, sub: Searcher, fieldname: str, term: str
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+        """A term's word positions in each document of a segment holding it (deleted ones included),
+        as int32 (offsets, flat) in the order of `postings`; None when not laid out as expected."""
+        key = (slot.key, fieldname, term)
+        found = self.positions.get(key)
+        if found is not None:
+            return found
+        offsets, flat = array("i", [0]), array("i")
+        r = sub.reader()
+        if (fieldname, term) in r:
+            m = raw_matcher(r, fieldname, term)
+            if type(m) is not W3LeafMatcher:
+                return None
+            while m.is_active():
+                flat.extend(m.value_as("positions"))
+                offsets.append(len(flat))
+                m.next()
+        return self.positions.put(key, (np.array(offsets, np.int32), np.array(flat, np.int32)))
+
+    def lengths(self, slot: Slot, sub: Searcher, fieldname: str) -> np.ndarray:
+        """Every document's length in a field as the scorer reads it, for one segment."""
+        key = (slot.key, fieldname)
+        found = self._lengths.get(key)
+        if found is None:
+            length = sub.doc_field_length
+            n = sub.doc_count_all()
+            found = self._lengths[key] = np.fromiter((length(d, fieldname, 1) for d in range(n)), np.float64, count=n)
+        return found
+
+    def docs(self, slot: Slot, sub: Searcher) -> SegmentDocs:
+        """The segment's article, kind, category and tag columns, from its term index."""
+        found = self._docs.get(slot.key)
+        if found is None:
+            found = self._docs[slot.key] = _segment_docs(sub.reader())
+        return found
+
+    def meta(self, slot: Slot, local: int, read: Any) -> tuple[str, tuple[str, ...]]:
+        """A section's article url and facet names (categories then tags), read once per segment."""
+        key = (slot.key, local)
+        found = self._meta.get(key)
+        if found is None:
+            meta = read()["meta"]
+            found = self._meta[key] = (meta["url"], (*meta["categories"], *meta["tags"]))
+        return found
+
+    def section_terms(self, slot: Slot, local: int, fields: Any) -> tuple[tuple[str, int], ...]:
+        """A section's title and body words with their counts, in first-seen order (`fields()`
+        gives its stored fields when they have to be read)."""
+        key = (slot.key, local)
+        found = self.terms.get(key)
+        if found is None:
+            f = fields()
+            counts = Counter(text.terms(f.get("title", "") + " \n " + f.get("body", "")))
+            found = self.terms.put(key, tuple(counts.items()))
+        return found
+
+
+def _segment_docs(reader: IndexReader) -> SegmentDocs:
+    """Walk one segment's article_id, kind, category and tag terms into per-document columns."""
+    n = reader.doc_count_all()
+    article = [""] * n
+    kind = ["section"] * n
+    cats: list[tuple[str, ...]] = [()] * n
+    tags: list[tuple[str, ...]] = [()] * n
+
+    def postings(fieldname: str) -> Iterator[tuple[str, list[int]]]:
+        for term in reader.field_terms(fieldname):
+            yield term, list(raw_matcher(reader, fieldname, term).all_ids())
+
+    for aid, ids in postings("article_id"):
+        for d in ids:
+            article[d] = aid
+    for k, ids in postings("kind"):
+        for d in ids:
+            kind[d] = k
+    for column, fieldname in ((cats, "category"), (tags, "tag")):
+        for key, ids in postings(fieldname):
+            for d in ids:
+                column[d] = (*column[d], key)
+    return SegmentDocs(tuple(article), tuple(kind), tuple(cats), tuple(tags))

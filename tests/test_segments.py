@@ -1,0 +1,91 @@
+"""Per-segment caches outlive commits: a reader kept warm across edits answers exactly as a fresh one."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer.build import Ingestor, index_paths
+from kb import search
+from kb.config import Settings
+from kb.engines.whoosh.reader import WhooshBackend
+from kb.models import SearchPage
+from kb.search import KnowledgeBase
+
+QUERIES = ["baclofen", "gabapentin dose", "side effects", "muscle spasm", "cyclobenzaprine drowsiness",
+           "intrathecal pump", "fibromyalgia", "back pain", "methocarbamol interactions", "spasticity",
+           "kidney", "alcohol", "pregnancy", "dizziness", "tizanidine sleep", "nerve pain elderly"]
+EDIT = "<p>Baclofen withdrawal after a pump failure can cause fever and spasticity rebound.</p>"
+
+
+def answers(kb: KnowledgeBase) -> list[tuple[object, ...]]:
+    """Every query's hits (ids, scores, snippets), totals and facets, plain and grouped."""
+    out: list[tuple[object, ...]] = []
+    for q in QUERIES:
+        for page in (kb.search(q, per_page=20), kb.search(q, group="article", per_page=5)):
+            out.append(_summary(page))
+    return out
+
+
+def _summary(page: SearchPage) -> tuple[object, ...]:
+    return (page.total, [(h.deep_link, h.score, h.snippet_html) for h in page.hits], page.facets)
+
+
+def _upload(n: int) -> bytes:
+    return (f"<html><head><title>Spasticity note {n}</title></head><body><article><h1>Spasticity note {n}</h1>"
+            f"<h2>Dose</h2><p>Baclofen and gabapentin dose changes for muscle spasm, note {n}.</p>"
+            "</article></body></html>").encode()
+
+
+def test_a_reader_warm_across_commits_answers_as_a_fresh_one(examples_dir: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(examples_dir, site)
+    s = Settings(index_dir=tmp_path / "index", parse_workers=1)
+    index_paths([site], s)
+    warm = KnowledgeBase.open(settings=s)
+    answers(warm)  # every cache filled for the first state
+    ing = Ingestor(s)
+    page = next(iter(sorted(site.glob("*.html"))))
+    for n in range(3):
+        ing.put(_upload(n), url=f"https://site.example/note-{n}/", article_id=f"note-{n}")  # a new small segment
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace("</p>", f"</p>{EDIT.replace('pump', f'pump {n}')}", 1), encoding="utf-8")
+        index_paths([site], s)  # an edited page: its old sections deleted from the first segment
+        assert answers(warm) == answers(KnowledgeBase.open(settings=s))
+    ing.delete("note-1")
+    assert answers(warm) == answers(KnowledgeBase.open(settings=s))
+
+
+def test_a_commit_keeps_what_was_read_from_the_segments_it_did_not_change(writable_index: Path) -> None:
+    s = Settings(index_dir=writable_index, parse_workers=1)
+    kb = KnowledgeBase.open(settings=s)
+    backend = kb.backend
+    assert isinstance(backend, WhooshBackend)
+    kb.search("baclofen spasticity")
+    with backend.view() as v:
+        before = {slot.key for slot in v.snap.slots}
+    cached = {k for k, _ in backend._segments.raw._items.items() if k[0] in before}
+    assert cached
+    Ingestor(s).put(_upload(0), url="https://site.example/note/", article_id="note")
+    assert kb.search("baclofen spasticity").total > 0
+    with backend.view() as v:
+        after = {slot.key for slot in v.snap.slots}
+    assert before & after  # the old segment is still live, beside the commit's new one
+    kept = {k for k in backend._segments.raw._items if k[0] in before & after}
+    assert {k for k in cached if k[0] in after} <= kept
+
+
+def test_suggestions_follow_an_edit_once_the_lag_is_spent(writable_index: Path, monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    s = Settings(index_dir=writable_index, parse_workers=1)
+    kb = KnowledgeBase.open(settings=s)
+    kb.warm()
+    monkeypatch.setattr(search, "SUGGEST_LAG_S", 3600.0)
+    Ingestor(s).put(_upload(7), url="https://site.example/note-7/", article_id="note-7")
+    kb.warm()  # a commit within the lag: the list built before it still answers, not rebuilt
+    assert not any(x.text == "Spasticity note 7" for x in kb.suggest("spasticity note"))
+    monkeypatch.setattr(search, "SUGGEST_LAG_S", 0.0)
+    kb.warm()  # the warmer, once the lag is spent: this state's own list
+    assert any(x.text == "Spasticity note 7" for x in kb.suggest("spasticity note"))
