@@ -7,7 +7,7 @@ the query's words.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,16 @@ SourceCache = LRU[str, tuple[Any, ...]]  # a body -> its analysis, as a plain tu
 def source_cache() -> SourceCache:
     """The cache `snippet_sources` reads through: bodies' analyses, most recent kept (bounded)."""
     return LRU(SNIPPET_SOURCES_BYTES, lambda t: snippets.Source._make(t).size())  # the key is the body it holds
+
+
+def warm_sources(cache: SourceCache, sections: Iterable[StoredSection], share: float = 0.75) -> None:
+    """Analyse sections' bodies ahead, while the cache is under `share` of its budget: what the
+    snippets of a first-seen query's hits need."""
+    for f in sections:
+        if cache.used > share * cache.budget:
+            return
+        if cache.get(f.body) is None:
+            cache.put(f.body, tuple(snippets.analyse(f.body)))
 
 
 def snippet_sources(cache: SourceCache, stored: dict[int, StoredSection]) -> dict[int, snippets.Source]:

@@ -24,7 +24,15 @@ from kb.engines.base import Backend, Plan, Scored, View
 from kb.engines.registry import open_backend
 from kb.errors import ArticleNotFound
 from kb.facets import DocTable
-from kb.hits import GROUP_HITS, group_by_article, make_group, make_hit, snippet_sources, source_cache
+from kb.hits import (
+    GROUP_HITS,
+    group_by_article,
+    make_group,
+    make_hit,
+    snippet_sources,
+    source_cache,
+    warm_sources,
+)
 from kb.models import Article, Facets, RelatedArticle, SearchPage, Suggestion
 from kb.planner import Filters, Planner
 from kb.query import loosen, parse
@@ -52,6 +60,7 @@ class KnowledgeBase:
         self._latest_suggestions: _HeldSuggestions | None = None
         self._sources = source_cache()  # bodies analysed for snippets, whatever the generation
         self._phrase_keys: dict[str, str] = {}  # headings and titles as exact-match keys
+        self._sources_warmed = False
 
     @classmethod
     def open(cls, index_dir: Path | str | None = None, settings: Settings | None = None,
@@ -222,13 +231,17 @@ class KnowledgeBase:
 
     def warm(self) -> None:
         """Build now what the first searches of the live generation would otherwise wait for: the
-        doc table, the spelling corrector and the suggestion list (a third of a second at 10k
-        sections, and a server's first readers should not pay it)."""
+        doc table, the spelling corrector, the suggestion list, what the engine reads ahead, and
+        (once a process, while the cache has room) the sections' bodies analysed for snippets:
+        a server's first readers should not pay for them."""
         with self.backend.view() as v:
             v.docs()
             v.warm()
             self._corrector(v)
             self._suggestions(v)
+            if not self._sources_warmed:  # once a process: the cache is by body, whatever the commit
+                self._sources_warmed = True
+                warm_sources(self._sources, v.all_stored())
 
     def _corrector(self, v: View) -> Corrector:
         return v.memo("corrector", lambda: Corrector(v.vocabulary(), self.synonyms.names()))

@@ -14,6 +14,7 @@ them to its own numbers (`Slot.offset`) and drops its deleted documents.
 
 from __future__ import annotations
 
+import pickle
 import threading
 from array import array
 from collections import Counter
@@ -29,11 +30,12 @@ from whoosh.searching import Searcher
 from kb import text
 from kb.lru import LRU
 
-RAW_BYTES = 96 << 20  # per process: terms' postings (ids and frequencies), 12 bytes a posting
-STORED_BYTES = 32 << 20  # per process: recently read sections' stored fields, pickled
-TERMS_BYTES = 32 << 20  # per process: recently read sections' word counts (feedback reads them)
-POSITIONS_BYTES = 48 << 20  # per process: terms' word positions (the phrase bonus reads them)
+RAW_BYTES = 64 << 20  # per process: terms' postings (ids and frequencies), 16 bytes a posting
+STORED_BYTES = 24 << 20  # per process: recently read sections' stored fields, pickled
+TERMS_BYTES = 24 << 20  # per process: recently read sections' word counts (feedback reads them)
+POSITIONS_BYTES = 32 << 20  # per process: terms' word positions (the phrase bonus reads them)
 SMALL_SEGMENT = 500  # documents: a segment this small has a field's frequencies read in one pass
+WARM_SHARE = 0.75  # the share of a cache's budget the warm-up may fill (queries keep the rest)
 DF_ENTRIES = 500_000  # per process: (segment, field, term) document frequencies
 Raw = tuple[np.ndarray, np.ndarray]  # a term's segment-local document numbers (int64) and frequencies
 EMPTY: Raw = (np.zeros(0, np.int64), np.zeros(0))
@@ -89,6 +91,7 @@ class SegmentCaches:
         self._tables: dict[tuple[str, str], dict[str, int]] = {}  # (segment, field) -> term -> df
         self.positions: LRU[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + p[0].nbytes + p[1].nbytes)
+        self._warmed: set[str] = set()  # segments whose sections `warm_sections` has read
         self._live: set[str] = set()
         self._lock = threading.Lock()
 
@@ -105,6 +108,7 @@ class SegmentCaches:
             self._meta = {k: v for k, v in self._meta.items() if k[0] in keep}
             self._df = {k: v for k, v in self._df.items() if k[0] in keep}
             self._tables = {k: v for k, v in self._tables.items() if k[0] in keep}
+            self._warmed = self._warmed & keep
 
     def postings(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> Raw | None:
         """A term's postings in one segment, deleted documents included; None when the index is not
@@ -174,6 +178,23 @@ class SegmentCaches:
                 offsets.append(len(flat))
                 m.next()
         return self.positions.put(key, (np.array(offsets, np.int32), np.array(flat, np.int32)))
+
+    def warm_sections(self, slot: Slot, sub: Searcher) -> None:
+        """Read a segment's live sections once ahead, while the caches have room: their stored
+        fields and word counts are what a first-seen query's hits and feedback read."""
+        if slot.key in self._warmed:
+            return
+        self._warmed.add(slot.key)
+        r = sub.reader()
+        stored, terms = self.stored, self.terms
+        for local in range(slot.count):
+            if stored.used > WARM_SHARE * stored.budget or terms.used > WARM_SHARE * terms.budget:
+                return
+            if r.is_deleted(local) or stored.get((slot.key, local)) is not None:
+                continue
+            f = r.stored_fields(local)
+            stored.put((slot.key, local), pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
+            self.section_terms(slot, local, lambda f=f: f)
 
     def lengths(self, slot: Slot, sub: Searcher, fieldname: str) -> np.ndarray:
         """Every document's length in a field as the scorer reads it, for one segment."""

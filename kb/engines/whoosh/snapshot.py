@@ -1,8 +1,11 @@
-"""One committed state of a Whoosh index: its searcher pool and the caches that belong to it.
+"""One committed state of a Whoosh index: its searcher pool and the tables that belong to it.
 
-A `Snapshot` opens one generation's index at one Whoosh commit. Its searchers, postings,
-field lengths, stored fields and filter masks are valid for exactly that state; the reader
-(`kb.engines.whoosh.reader`) retires it when a commit or a generation swap lands.
+A `Snapshot` opens one generation's index at one Whoosh commit. What is read from its segments
+(postings, field lengths, stored fields, doc-table columns, frequencies, word positions) lives
+in the process's `SegmentCaches` and outlives the commit; what depends on the whole state
+(scored postings, idf, deletions, the doc table, filter masks, feedback distributions) is kept
+here, rebuilt from those parts. The reader (`kb.engines.whoosh.reader`) retires a snapshot when
+a commit or a generation swap lands.
 """
 
 from __future__ import annotations
@@ -143,11 +146,13 @@ class Snapshot:
 
     def warm(self, s: Searcher, fields: tuple[str, ...]) -> None:
         """Read ahead what most searches touch: every segment's document frequencies and lengths
-        of the text fields (a new segment's only, after a commit)."""
+        of the text fields, and its sections' stored fields and word counts while the caches
+        have room (a new segment's only, after a commit)."""
         for slot, (sub, _) in zip(self.slots, self.subs(s), strict=True):
             for fieldname in fields:
                 self.segments.field_frequencies(slot, sub, fieldname)
                 self.segments.lengths(slot, sub, fieldname)
+            self.segments.warm_sections(slot, sub)
 
     def filter_mask(self, s: Searcher, q: Q.Query) -> np.ndarray:
         """Which sections a filter query allows (a boolean vector), cached per snapshot."""
