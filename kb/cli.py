@@ -197,15 +197,22 @@ def search(ctx: click.Context, query: str, index_dir: Path | None, limit: int, p
     if as_json:
         _dump(result.to_dict())
         return
+    for notice in result.notices:
+        click.echo(notice)
     if result.corrected_query:
         click.echo(f"Showing results for: {result.corrected_query}")
+    if result.suggestion:
+        click.echo(f"Did you mean: {result.suggestion}?")
     if result.expanded_terms:
         click.echo("Also searching: " + ", ".join(f"{e.term} (for {e.source})" for e in result.expanded_terms))
-    click.echo(f"{result.total} sections match ({result.took_ms:.1f} ms)")
+    every = f", {result.complete} with every word" if result.complete is not None else ""
+    click.echo(f"{result.total} sections match{every} ({result.took_ms:.1f} ms)")
     for n, h in enumerate(result.hits, (page - 1) * limit + 1):
         click.secho(f"\n{n}. {h.title} › {' › '.join(h.breadcrumb) or h.heading}", bold=True)
         click.echo("   " + "".join(click.style(s.text, fg="yellow", bold=True) if s.match else s.text
                                    for s in h.snippet))
+        if h.missing_terms:
+            click.echo("   Missing: " + ", ".join(h.missing_terms))
         click.echo(f"   {h.deep_link}")
 
 
