@@ -75,18 +75,21 @@ def make_hit(f: StoredSection, score: float, source: snippets.Source | None, ste
     """A section's hit: its stored fields, its score, its snippet marked for the stems, and which
     of the `wanted` words (the query's, question words left out) it holds and lacks."""
     html, segs = snippets.render(source, stems) if source is not None else ("", ())
-    matched, missing = _coverage(f, wanted)
+    matched, missing = _coverage(f, wanted, source)
     return Hit(article_id=f.article_id, title=f.title, url=f.url, heading=f.heading, breadcrumb=f.breadcrumb,
                kind=f.kind, anchor=f.anchor, deep_link=f.deep_link, snippet_html=html, snippet=segs, score=score,
                categories=f.categories, tags=f.tags, modified=f.modified, matched_terms=matched,
                missing_terms=missing)
 
 
-def _coverage(f: StoredSection, wanted: Sequence[QueryTerm]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The wanted words a section holds (in its title, headings or body, or as a synonym) and lacks."""
+def _coverage(f: StoredSection, wanted: Sequence[QueryTerm], source: snippets.Source | None
+              ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The wanted words a section holds (in its title, headings or body, or as a synonym) and lacks;
+    the body's terms come from its snippet analysis when there is one (read once per body)."""
     if not wanted:
         return (), ()
-    held = set(text.terms(" \n ".join((f.title, *f.breadcrumb, f.heading, f.body))))
+    held = set(text.terms(" \n ".join((f.title, *f.breadcrumb, f.heading))))
+    held.update(source.terms if source is not None else text.terms(f.body))
     matched: list[str] = []
     missing: list[str] = []
     for w in wanted:

@@ -50,9 +50,11 @@ def term_scores(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> tuple[np.
     if not parts_ids:
         found = (np.zeros(0, np.int32), np.zeros(0))
     else:
-        ids = np.concatenate(parts_ids)
-        sections, inverse = np.unique(ids, return_inverse=True)
-        pseudo = np.bincount(inverse, weights=np.concatenate(parts_tf))
+        sections: np.ndarray = parts_ids[0]
+        pseudo: np.ndarray = parts_tf[0]
+        if len(parts_ids) > 1:  # one field alone has ids ascending and distinct already
+            sections, inverse = np.unique(np.concatenate(parts_ids), return_inverse=True)
+            pseudo = np.bincount(inverse, weights=np.concatenate(parts_tf))
         n, df = s.doc_count_all(), len(sections)
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
         found = (sections.astype(np.int32), idf * pseudo * (r.k1 + 1) / (pseudo + r.k1))
