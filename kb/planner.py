@@ -110,13 +110,14 @@ class Planner:
     def _expand(self, words: Sequence[str], v: View) -> _Expanded:
         """Each word's stems, and the stems of its synonyms the index holds."""
         marks: set[str] = set()
+        asked: set[str] = set()  # question words' stems: marked only when the query is nothing else
         expansions: list[Expansion] = []
         terms: list[QueryTerm] = []
         for word in words:
             own = text.terms(word)
             if not own:
                 continue
-            marks.update(own)
+            (asked if word in question_words() else marks).update(own)
             syns: list[tuple[str, ...]] = []
             for name in self.synonyms.expand(word):
                 syn_terms = text.terms(name)
@@ -127,7 +128,7 @@ class Planner:
             known = any(v.known(t) for t in (*own, *(t for st in syns for t in st)))
             terms.append(QueryTerm(text=word, stems=tuple(own), synonyms=tuple(syns), known=known,
                                    optional=word in question_words()))
-        return _Expanded(tuple(terms), frozenset(marks), tuple(expansions))
+        return _Expanded(tuple(terms), frozenset(marks or asked), tuple(expansions))
 
 
 def _filter_keys(parsed: ParsedQuery, filters: Filters) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -32,7 +32,8 @@ PAGES = {
     }),
     "baclofen.html": ("Baclofen for spasticity", {
         "How baclofen works": "Baclofen is a muscle relaxant that eases spasticity. Baclofen acts on the spinal cord.",
-        "Side effects": "Drowsiness and dizziness are common side effects of baclofen, mostly in the first weeks.",
+        "Side effects": "Drowsiness and dizziness are common side effects of baclofen and can cause falls, "
+                        "mostly in the first weeks.",
         "Stopping baclofen": "Stopping suddenly can cause withdrawal symptoms: lower the dose slowly.",
         "Leave a reply": "Comments are moderated; we rely on readers to stay on topic.",
     }),
@@ -102,10 +103,12 @@ def test_missing_terms_name_the_words_a_section_lacks(kb: KnowledgeBase) -> None
         assert hit.matched_terms == ("baclofen",) and hit.missing_terms == ("tinnitus",)
 
 
-def test_matched_terms_leave_question_words_out(kb: KnowledgeBase) -> None:
-    hit = kb.search("what are the side effects of baclofen").hits[0]
+def test_matched_terms_and_marks_leave_question_words_out(kb: KnowledgeBase) -> None:
+    hit = kb.search("what can cause the side effects of baclofen").hits[0]
     assert hit.heading == "Side effects"
-    assert hit.matched_terms == ("side", "effects", "baclofen") and hit.missing_terms == ()
+    assert hit.matched_terms == ("cause", "side", "effects", "baclofen") and hit.missing_terms == ()
+    marked = {s.text.lower() for s in hit.snippet if s.match}
+    assert "side" in marked and "can" not in marked  # the body says "can cause": "can" is not marked
 
 
 def test_a_short_query_ranks_every_section_with_all_words_first(kb: KnowledgeBase, site_index: Path) -> None:
