@@ -7,7 +7,7 @@ backtick-quoted exact values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kb.engines.base import Plan
@@ -20,6 +20,8 @@ from kb.ranking import Ranking
 # match of the candidate query, which holds every query word, or when fewer than 1,000 sections
 # do, drops words from the query's ends; never the sections only feedback terms reach.
 COUNTING = "engine-match"
+MAX_PAGE = 250  # Typesense's largest page
+RARE_SEARCHES = 8  # the rarest query words whose every section becomes a candidate
 
 
 def search_params(plan: Plan, ranking: Ranking) -> dict[str, Any] | None:
@@ -70,3 +72,20 @@ def facets(counts: Iterable[dict[str, Any]], table: DocTable) -> Facets:
     kinds = dict(by_field.get("kind", ()))
     return Facets(categories=values("category"), tags=values("tag"),
                   kinds=tuple(FacetValue(k, kinds[k]) for k in KINDS if kinds.get(k)))
+
+
+def candidate_searches(plan: Plan, params: dict[str, Any], df: Mapping[tuple[str, str], int], want: int
+                       ) -> list[dict[str, Any]]:
+    """The searches whose hits are a query's candidates: the best `want` sections by Typesense's own
+    match (the first page also counts facets), plus every section of each rare query word (at most
+    a page each), so a rare word's sections are never cut off by common words' matches."""
+    searches = [dict(params, page=p, per_page=MAX_PAGE) for p in range(1, (want - 1) // MAX_PAGE + 2)]
+    searches[0].update(facet_by="category,tag,kind", max_facet_values=20)
+    if len(plan.words) > 1:
+        extra = " ".join(part for part in required_parts(plan))
+        held = {st: sum(df.get((f, st), 0) for f in ("title", "heading", "body"))
+                for w in plan.words for v in (w.stems, *w.synonyms) for st in v}
+        rare = sorted((n, st) for st, n in held.items() if 0 < n <= MAX_PAGE)[:RARE_SEARCHES]
+        searches += [dict(params, q=f"{st} {extra}".strip(), drop_tokens_threshold=0, per_page=MAX_PAGE)
+                     for _, st in rare]
+    return searches

@@ -24,19 +24,17 @@ from kb.engines.base import Plan, Ranked
 from kb.engines.typesense import client as tc
 from kb.engines.typesense import scoring, tables
 from kb.engines.typesense.meta import GRACE_S, LiveState, read_vocabulary
-from kb.engines.typesense.query import COUNTING, facets, required_parts, search_params
+from kb.engines.typesense.query import COUNTING, MAX_PAGE, candidate_searches, facets, search_params
 from kb.engines.typesense.replicas import Replicas
 from kb.errors import IndexMissing
 from kb.facets import DocTable
 from kb.ranking import Ranking
 
 T = TypeVar("T")
-MAX_PAGE = 250  # Typesense's largest page
 STORED_EXCLUDE = "title_s,heading_s,body_s,source_key,article_key,title_n,heading_n,body_n,gen_from,gen_to"
 CANDIDATES = 250  # sections Typesense hands to `scoring` per query (more for deep pages)
 ANALYSED_CACHE = 50_000  # sections' analysed text kept per process (a few KB each)
 STORED_CACHE = 20_000  # sections' display fields kept per process
-RARE_SEARCHES = 8  # the rarest query words whose every section becomes a candidate
 
 
 class Source(Protocol):
@@ -163,17 +161,7 @@ class TypesenseView:
         params["filter_by"] = self._visible(params["filter_by"])
         df = self._df({st for w in plan.words for v in (w.stems, *w.synonyms) for st in v}
                       | {st for p in plan.phrases for st in p})
-        want = min(max(depth, CANDIDATES), 1000)
-        searches = [dict(params, page=p, per_page=MAX_PAGE) for p in range(1, (want - 1) // MAX_PAGE + 2)]
-        searches[0].update(facet_by="category,tag,kind", max_facet_values=20)
-        if len(plan.words) > 1:
-            extra = " ".join(part for part in required_parts(plan))
-            held = {st: sum(df.get((f, st), 0) for f in scoring.FIELDS)
-                    for w in plan.words for v in (w.stems, *w.synonyms) for st in v}
-            rare = sorted((n, st) for st, n in held.items() if 0 < n <= MAX_PAGE)[:RARE_SEARCHES]
-            searches += [dict(params, q=f"{st} {extra}".strip(), drop_tokens_threshold=0, per_page=MAX_PAGE)
-                         for _, st in rare]
-        results = self._multi(searches)
+        results = self._multi(candidate_searches(plan, params, df, min(max(depth, CANDIDATES), 1000)))
         if "error" in results[0]:
             raise IndexMissing(f"Typesense could not search {self.gen.collection}: {results[0]['error']}")
         order: dict[int, None] = {}
