@@ -40,6 +40,7 @@ from kb.ranking import Ranking
 from kb.spelling import Corrector
 from kb.suggest import SuggestList
 from kb.synonyms import load
+from kb.words import dictionary
 
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
 FEW_RESULTS = 5  # below this many matches, a real word the index lacks gets a "Did you mean"
@@ -231,9 +232,10 @@ class KnowledgeBase:
 
     def warm(self) -> None:
         """Build now what the first searches of the live generation would otherwise wait for: the
-        doc table, the spelling corrector, the suggestion list, what the engine reads ahead, and
-        (once a process, while the cache has room) the sections' bodies analysed for snippets:
-        a server's first readers should not pay for them."""
+        word list, the doc table, the spelling corrector, the suggestion list, what the engine reads
+        ahead, and (once a process, while the cache has room) the sections' bodies analysed for
+        snippets: a server's first readers should not pay for them."""
+        dictionary()  # the English word list spelling consults (read once a process)
         with self.backend.view() as v:
             v.docs()
             v.warm()

@@ -124,13 +124,15 @@ def all_words(plan: Plan, r: Ranking) -> bool:
     return 2 <= sum(groups(plan, r)[1]) <= r.all_words_max
 
 
-def score(plan: Plan, r: Ranking, stats: Stats, doc: Analysed) -> tuple[float, int]:
-    """A section's score for a plan and how many of the plan's required words it contains."""
+def score(plan: Plan, r: Ranking, stats: Stats, doc: Analysed,
+          grouped: tuple[list[list[tuple[str, float]]], list[bool]] | None = None) -> tuple[float, int]:
+    """A section's score for a plan and how many of the plan's required words it contains
+    (`grouped`: the plan's `groups`, when the caller scores many sections)."""
     fields, counts = doc.tokens, doc.counts
     lengths = {f: len(t) for f, t in fields.items()}
     total = 0.0
     matched = 0
-    word_groups, required = groups(plan, r)
+    word_groups, required = grouped or groups(plan, r)
     for group, req in zip(word_groups, required, strict=True):
         found = False
         for stem, boost in group:
@@ -155,11 +157,12 @@ def rank(plan: Plan, r: Ranking, stats: Stats, candidates: Sequence[tuple[int, A
          ) -> tuple[list[tuple[float, int]], dict[int, int]]:
     """Candidates (section number, analysed fields) scored and coordinated, best first, and how
     many required words each holds."""
-    scored = [(*score(plan, r, stats, doc), d) for d, doc in candidates]
+    grouped = groups(plan, r)
+    scored = [(*score(plan, r, stats, doc, grouped), d) for d, doc in candidates]
     ranked = sorted(((s, d) for s, _, d in scored), key=lambda x: (-x[0], x[1]))
     matched = {d: m for _, m, d in scored}
-    n = sum(groups(plan, r)[1])
-    if r.coord > 0 and n > 1 and not all_words(plan, r):
+    n = sum(grouped[1])
+    if r.coord > 0 and n > 1 and not 2 <= n <= r.all_words_max:
         head = [(s * (1 + r.coord * max(0, matched[d] - 1) / (n - 1)), d) for s, d in ranked[:COORD_DEPTH]]
         ranked = sorted(head, key=lambda x: (-x[0], x[1])) + ranked[COORD_DEPTH:]
     return ranked, matched
