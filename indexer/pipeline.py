@@ -7,6 +7,7 @@ text or takes longer than the per-file limit becomes a `Failure`, never a crash.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import ctypes.util
@@ -153,9 +154,10 @@ def parse_all(jobs: Sequence[tuple[Source, bytes, str, Settings]], workers: int)
     if threading.current_thread() is not threading.main_thread():
         if not jobs:
             return
-        server = multiprocessing.get_context("forkserver")
-        server.set_forkserver_preload(["indexer.pipeline", "indexer.parse"])
-        with server.Pool(max(1, min(workers, len(jobs))), initializer=_worker_init) as pool:
+        if len(jobs) <= _FEW:  # an admin upload: the process kept for them, not a new one each time
+            yield from _standing_parse(jobs)
+            return
+        with _forkserver().Pool(max(1, min(workers, len(jobs))), initializer=_worker_init) as pool:
             yield from pool.imap(parse_one, jobs, chunksize=8)
         return
     if workers <= 1 or len(jobs) < 16:
@@ -164,3 +166,39 @@ def parse_all(jobs: Sequence[tuple[Source, bytes, str, Settings]], workers: int)
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_worker_init) as pool:
         yield from pool.imap(parse_one, jobs, chunksize=8)
+
+
+_FEW = 4  # jobs the standing parse process takes; more get a pool of their own
+_standing: Any = None  # multiprocessing.pool.Pool: one process, started on first use, kept for later uploads
+_standing_lock = threading.Lock()
+
+
+def _forkserver() -> Any:
+    server = multiprocessing.get_context("forkserver")
+    server.set_forkserver_preload(["indexer.pipeline", "indexer.parse"])
+    return server
+
+
+def _standing_parse(jobs: Sequence[tuple[Source, bytes, str, Settings]]) -> Iterator[Parsed]:
+    """Parse a few jobs in the process kept for admin uploads (started once per server process).
+
+    Starting a process for each upload cost ~160 ms and a good part of a core, twice a second
+    under steady edits. The job's own time limit rings inside that process; a process that dies
+    or stops answering is replaced, and its job reported as failed rather than waited on forever.
+    """
+    global _standing
+    for job in jobs:
+        with _standing_lock:
+            if _standing is None:
+                _standing = _forkserver().Pool(1, initializer=_worker_init)
+                atexit.register(_standing.terminate)  # not left to the collector at exit (it complains)
+            pool = _standing
+        pending = pool.apply_async(parse_one, (job,))
+        try:
+            yield pending.get(timeout=job[3].parse_timeout_s + 30 if job[3].parse_timeout_s > 0 else None)
+        except multiprocessing.TimeoutError:
+            with _standing_lock:
+                if _standing is pool:
+                    _standing = None
+            pool.terminate()
+            yield Parsed(job[0], job[2], None, "the parse process stopped answering; it was restarted")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from kb.models import BLOCK_KINDS, Article, Block, RelatedLink, Section, SectionKind
 
@@ -77,6 +77,22 @@ class StoredSection:
         """The `Section` this was stored from."""
         return Section(anchor=self.anchor, heading=self.heading, breadcrumb=self.breadcrumb, kind=self.kind,
                        text=self.body, deep_link=self.deep_link, blocks=self.blocks)
+
+
+class Outline(NamedTuple):
+    """What the suggestion list needs of a section: a tuple of strings, cheap to keep per segment."""
+
+    article_id: str
+    order: int
+    title: str
+    heading: str
+    kind: str
+    anchor: str
+
+
+def outline(st: StoredSection) -> Outline:
+    """A stored section's outline."""
+    return Outline(st.article_id, st.order, st.title, st.heading, st.kind, st.anchor)
 
 
 def facet_key(value: str) -> str:

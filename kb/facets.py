@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 
 import numpy as np
 
@@ -47,9 +48,9 @@ class DocTable:
     @cached_property
     def _article_codes(self) -> tuple[np.ndarray, dict[str, int]]:
         """Each section's article as a number, and the numbers by article id."""
-        index: dict[str, int] = {}
-        codes = np.fromiter((index.setdefault(a, len(index)) for a in self.article), np.int64,
-                            count=len(self.article))
+        # in order of first appearance; map() and dict.fromkeys run in C (a commit rebuilds this table)
+        index = {a: i for i, a in enumerate(dict.fromkeys(self.article))}
+        codes = np.fromiter(map(index.__getitem__, self.article), np.int64, count=len(self.article))
         return codes, index
 
     @cached_property
@@ -58,12 +59,12 @@ class DocTable:
         out = {}
         for name, column in (("category", self.categories), ("tag", self.tags),
                              ("kind", [(k,) for k in self.kind])):
-            names = sorted({v for values in column for v in values})
+            names = sorted(set(chain.from_iterable(column)))
             code = {v: i for i, v in enumerate(names)}
-            lengths = np.fromiter((len(values) for values in column), np.int64, count=len(column))
+            lengths = np.fromiter(map(len, column), np.int64, count=len(column))
             offsets = np.zeros(len(column) + 1, np.int64)
             np.cumsum(lengths, out=offsets[1:])
-            values = np.fromiter((code[v] for values in column for v in values), np.int64, count=int(offsets[-1]))
+            values = np.fromiter(map(code.__getitem__, chain.from_iterable(column)), np.int64, count=int(offsets[-1]))
             out[name] = (offsets, values, names)
         return out
 

@@ -37,3 +37,6 @@ class Ranking:
     all_words_max: int = 3  # queries of 2..this many required words rank sections with all of them first (4 cost 0.006)
     topic_weight: float = 1.0  # score x (1 + this x share of the article title the query covers)
     topic_max_words: int = 3  # ... for queries of at most this many distinct stems
+    # under edits, scores keep an earlier state's statistics (section count, average lengths, idf)
+    # while the sections added and removed since are at most this share of it; 0: always exact
+    stats_drift: float = 0.01

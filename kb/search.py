@@ -44,7 +44,6 @@ from kb.words import dictionary
 
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
 FEW_RESULTS = 5  # below this many matches, a real word the index lacks gets a "Did you mean"
-PHRASE_KEYS = 100_000  # headings and titles remembered as exact-match keys
 SUGGEST_LAG_S = 10.0  # how long a suggestion list built before a commit may still answer after it
 
 
@@ -59,8 +58,8 @@ class KnowledgeBase:
         self.backend = backend or open_backend(settings, self.ranking)
         self.planner = Planner(self.synonyms, self._corrector)
         self._latest_suggestions: _HeldSuggestions | None = None
+        self._last_corrector: Corrector | None = None  # the last state's: its answers carry over
         self._sources = source_cache()  # bodies analysed for snippets, whatever the generation
-        self._phrase_keys: dict[str, str] = {}  # headings and titles as exact-match keys
         self._sources_warmed = False
 
     @classmethod
@@ -156,13 +155,8 @@ class KnowledgeBase:
         exactly the query in an article about it."""
         if not (self.ranking.exact_bonus and ranked and plan.key):
             return ranked
-        keys: dict[int, tuple[str, str]] = v.memo("heading_keys", dict)
         head = ranked[:EXACT_DEPTH]
-        missing = [d for _, d in head if d not in keys]
-        if missing:
-            phrase = self._phrase_key
-            for d, fields in v.stored(missing).items():
-                keys[d] = (phrase(fields.heading), phrase(fields.title))
+        keys = v.heading_keys(d for _, d in head)
         # an article titled with the query first; a section headed with it only when its article's
         # title names some of the query too ("Baclofen" under "Spinal cord injury" is not the topic)
         stems = set(plan.stems)
@@ -175,15 +169,6 @@ class KnowledgeBase:
         chosen = set(boosted)
         return [(ranked[i][0] + top, ranked[i][1]) for i in boosted] + [x for i, x in enumerate(ranked)
                                                                           if i not in chosen]
-
-    def _phrase_key(self, heading: str) -> str:
-        """A heading or title as an exact-match key, remembered across commits (they repeat)."""
-        found = self._phrase_keys.get(heading)
-        if found is None:
-            if len(self._phrase_keys) >= PHRASE_KEYS:
-                self._phrase_keys.clear()
-            found = self._phrase_keys[heading] = text.normalize_phrase(heading)
-        return found
 
     # -- articles -----------------------------------------------------------------------
 
@@ -246,7 +231,11 @@ class KnowledgeBase:
                 warm_sources(self._sources, v.all_stored())
 
     def _corrector(self, v: View) -> Corrector:
-        return v.memo("corrector", lambda: Corrector(v.vocabulary(), self.synonyms.names()))
+        def build() -> Corrector:
+            self._last_corrector = Corrector.following(self._last_corrector, v.vocabulary(), self.synonyms.names())
+            return self._last_corrector
+
+        return v.memo("corrector", build)
 
     def _suggestions(self, v: View) -> SuggestList:
         """The suggestion list of this state, or of one at most `SUGGEST_LAG_S` older: a commit every
@@ -268,7 +257,7 @@ class KnowledgeBase:
         return held
 
     def _build_suggestions(self, v: View) -> SuggestList:
-        return SuggestList.build(v.all_stored(), self.synonyms.names())
+        return SuggestList.build(v.outlines(), self.synonyms.names())
 
 
 class _HeldSuggestions:

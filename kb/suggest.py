@@ -16,7 +16,7 @@ from itertools import accumulate
 from urllib.parse import quote, urlencode
 
 from kb import text
-from kb.documents import StoredSection
+from kb.documents import Outline
 from kb.models import Suggestion
 
 _RANK = {"title": 0, "medicine": 1, "heading": 2}
@@ -60,7 +60,7 @@ class SuggestList:
         object.__setattr__(self, "_starts", tuple(accumulate((len(k) + 2 for k in keys), initial=0))[:-1])
 
     @classmethod
-    def build(cls, sections: Iterable[StoredSection], medicines: Iterable[str]) -> SuggestList:
+    def build(cls, sections: Iterable[Outline], medicines: Iterable[str]) -> SuggestList:
         """Entries from every section's title and heading, and the medicine names."""
         seen: dict[str, Suggestion] = {}
         for f in sections:

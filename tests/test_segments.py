@@ -12,6 +12,7 @@ from kb import search
 from kb.config import Settings
 from kb.engines.whoosh.reader import WhooshBackend
 from kb.models import SearchPage
+from kb.ranking import Ranking
 from kb.search import KnowledgeBase
 
 QUERIES = ["baclofen", "gabapentin dose", "side effects", "muscle spasm", "cyclobenzaprine drowsiness",
@@ -39,23 +40,70 @@ def _upload(n: int) -> bytes:
             "</article></body></html>").encode()
 
 
+EXACT = Ranking(stats_drift=0.0)  # statistics renewed at every commit
+
+
+def _edit(site: Path, s: Settings, ing: Ingestor, n: int) -> None:
+    """One upload (a new small segment) and one edited page (its old sections deleted from the first segment)."""
+    ing.put(_upload(n), url=f"https://site.example/note-{n}/", article_id=f"note-{n}")
+    page = next(iter(sorted(site.glob("*.html"))))
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace("</p>", f"</p>{EDIT.replace('pump', f'pump {n}')}", 1), encoding="utf-8")
+    index_paths([site], s)
+
+
 def test_a_reader_warm_across_commits_answers_as_a_fresh_one(examples_dir: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     shutil.copytree(examples_dir, site)
     s = Settings(index_dir=tmp_path / "index", parse_workers=1)
     index_paths([site], s)
-    warm = KnowledgeBase.open(settings=s)
+    warm = KnowledgeBase.open(settings=s, ranking=EXACT)
     answers(warm)  # every cache filled for the first state
     ing = Ingestor(s)
-    page = next(iter(sorted(site.glob("*.html"))))
     for n in range(3):
-        ing.put(_upload(n), url=f"https://site.example/note-{n}/", article_id=f"note-{n}")  # a new small segment
-        text = page.read_text(encoding="utf-8")
-        page.write_text(text.replace("</p>", f"</p>{EDIT.replace('pump', f'pump {n}')}", 1), encoding="utf-8")
-        index_paths([site], s)  # an edited page: its old sections deleted from the first segment
-        assert answers(warm) == answers(KnowledgeBase.open(settings=s))
+        _edit(site, s, ing, n)
+        assert answers(warm) == answers(KnowledgeBase.open(settings=s, ranking=EXACT))
     ing.delete("note-1")
-    assert answers(warm) == answers(KnowledgeBase.open(settings=s))
+    assert answers(warm) == answers(KnowledgeBase.open(settings=s, ranking=EXACT))
+
+
+def _scores(kb: KnowledgeBase) -> dict[str, tuple[int, dict[str, float]]]:
+    return {q: (p.total, {h.deep_link: h.score for h in p.hits})
+            for q in QUERIES for p in [kb.search(q, per_page=50)]}
+
+
+def test_scores_keep_an_epoch_of_statistics_while_edits_stay_under_the_drift(examples_dir: Path,
+                                                                             tmp_path: Path) -> None:
+    """Under edits, a warm reader keeps the statistics of an earlier state (bounded by `stats_drift`):
+    what matches is always exact, scores lag by little, and a change past the bound renews them."""
+    site = tmp_path / "site"
+    shutil.copytree(examples_dir, site)
+    s = Settings(index_dir=tmp_path / "index", parse_workers=1)
+    index_paths([site], s)
+    lagging = Ranking(stats_drift=0.05)  # the example site is small: 5% is a few sections
+    warm = KnowledgeBase.open(settings=s, ranking=lagging)
+    before = _scores(warm)
+    backend = warm.backend
+    assert isinstance(backend, WhooshBackend)
+    with backend.view() as v:
+        first = v.snap.epoch(v.s)
+    ing = Ingestor(s)
+    ing.put(_upload(0), url="https://site.example/note-0/", article_id="note-0")
+    now, fresh = _scores(warm), _scores(KnowledgeBase.open(settings=s, ranking=lagging))
+    with backend.view() as v:
+        assert v.snap.epoch(v.s) is first  # the statistics were kept
+    assert now != before  # the edit's sections are found at once
+    for q in QUERIES:
+        assert now[q][0] == fresh[q][0], q  # the same sections match
+        for link, score in now[q][1].items():
+            if link in fresh[q][1]:
+                assert score == pytest.approx(fresh[q][1][link], rel=0.05), (q, link)
+    assert any(now[q][1] != fresh[q][1] for q in QUERIES)  # ... and the scores do lag
+    for n in range(1, 6):  # past 5% of the sections: the statistics renew, and scores are exact again
+        ing.put(_upload(n), url=f"https://site.example/note-{n}/", article_id=f"note-{n}")
+    assert _scores(warm) == _scores(KnowledgeBase.open(settings=s, ranking=lagging))
+    with backend.view() as v:
+        assert v.snap.epoch(v.s) is not first
 
 
 def test_a_commit_keeps_what_was_read_from_the_segments_it_did_not_change(writable_index: Path) -> None:
@@ -89,3 +137,27 @@ def test_suggestions_follow_an_edit_once_the_lag_is_spent(writable_index: Path, 
     monkeypatch.setattr(search, "SUGGEST_LAG_S", 0.0)
     kb.warm()  # the warmer, once the lag is spent: this state's own list
     assert any(x.text == "Spasticity note 7" for x in kb.suggest("spasticity note"))
+
+
+def test_outlines_kept_per_segment_are_every_live_section_in_order(examples_dir: Path, tmp_path: Path) -> None:
+    """The suggestion list is built from outlines cached per segment: after uploads, an edited
+    page (old sections deleted from the first segment) and a delete, they are exactly the live
+    sections' outlines in section order, as a full read of the stored sections gives them."""
+    from kb.documents import outline
+
+    site = tmp_path / "site"
+    shutil.copytree(examples_dir, site)
+    s = Settings(index_dir=tmp_path / "index", parse_workers=1)
+    index_paths([site], s)
+    kb = KnowledgeBase.open(settings=s)
+    ing = Ingestor(s)
+    for n in range(2):
+        with kb.backend.view() as v:
+            assert list(v.outlines()) == [outline(st) for st in v.all_stored()]
+        _edit(site, s, ing, n)
+    ing.delete("note-0")
+    with kb.backend.view() as v:
+        found = list(v.outlines())
+        assert found == [outline(st) for st in v.all_stored()]
+        assert not any(o.article_id == "note-0" for o in found)
+        assert any(o.article_id == "note-1" for o in found)

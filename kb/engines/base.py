@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from kb.documents import StoredSection, documents
+from kb.documents import Outline, StoredSection, documents
 from kb.models import Article, Facets
 from kb.ranking import Ranking
 
@@ -113,6 +113,9 @@ class View(Protocol):
     def stored(self, docnums: Iterable[int]) -> dict[int, StoredSection]:
         """Some sections, by number."""
 
+    def heading_keys(self, docnums: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """Some sections' heading and article title as exact-match keys (`text.normalize_phrase`), by number."""
+
     def article_sections(self, article_id: str) -> list[StoredSection]:
         """An article's sections, in page order."""
 
@@ -123,7 +126,10 @@ class View(Protocol):
         """In how many section bodies each stem occurs."""
 
     def all_stored(self) -> Iterator[StoredSection]:
-        """Every section (for the suggestion list)."""
+        """Every section."""
+
+    def outlines(self) -> Iterator[Outline]:
+        """Every section's outline, in section-number order (for the suggestion list)."""
 
     def memo(self, name: str, build: Callable[[], T]) -> T:
         """A value computed once per committed state (spelling, suggestions, heading keys)."""

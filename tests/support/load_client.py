@@ -41,6 +41,7 @@ class LoadResult:
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     latencies_s: list[float] = field(default_factory=list)
+    done_at: list[float] = field(default_factory=list)  # perf_counter() when each latency's request ended
 
     @property
     def rps(self) -> float:
@@ -92,6 +93,7 @@ def run(host: str, port: int, path: str, queries: Sequence[str], *, threads: int
     def worker() -> None:
         conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
         lat: list[float] = []
+        done: list[float] = []
         errors: dict[str, int] = {}
         while True:
             n = claim()
@@ -120,10 +122,12 @@ def run(host: str, port: int, path: str, queries: Sequence[str], *, threads: int
                 errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
                 conn.close()
                 conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
-            lat.append(time.perf_counter() - scheduled)
+            done.append(time.perf_counter())
+            lat.append(done[-1] - scheduled)
         conn.close()
         with lock:
             result.latencies_s.extend(lat)
+            result.done_at.extend(done)
             result.requests += len(lat)
             for k, v in errors.items():
                 result.error_kinds[k] = result.error_kinds.get(k, 0) + v

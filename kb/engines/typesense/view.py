@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
-from kb.documents import StoredSection
+from kb import text
+from kb.documents import Outline, StoredSection, outline
 from kb.engines.base import Plan, Ranked
 from kb.engines.typesense import client as tc
 from kb.engines.typesense import scoring, tables
@@ -258,6 +259,11 @@ class TypesenseView:
             out += self._call(perform)["results"]
         return out
 
+    def heading_keys(self, docnums: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """Some sections' heading and title as exact-match keys, from their display fields."""
+        return {d: (text.normalize_phrase(st.heading), text.normalize_phrase(st.title))
+                for d, st in self.stored(docnums).items()}
+
     def stored(self, docnums: Iterable[int]) -> dict[int, StoredSection]:
         """Display fields by section number, cached by document id, misses in one request."""
         ids = self._tables().ids
@@ -289,6 +295,10 @@ class TypesenseView:
                   "filter_by": self._visible()}
         res = self._call(lambda c: self._docs_of(c).search(params))
         return list(dict.fromkeys(h["document"]["article_id"] for h in res.get("hits", ())))
+
+    def outlines(self) -> Iterator[Outline]:
+        """Every section's outline (one export)."""
+        return (outline(st) for st in self.all_stored())
 
     def all_stored(self) -> Iterator[StoredSection]:
         """Every section (one export)."""

@@ -16,13 +16,13 @@ whole index (idf, average lengths), are cached per snapshot.
 
 from __future__ import annotations
 
-import math
 from array import array
 
 import numpy as np
 from whoosh.searching import Searcher
 
-from kb.engines.whoosh.segments import raw_matcher
+from kb.engines.whoosh.epoch import Epoch
+from kb.engines.whoosh.segments import EMPTY, Raw, SegmentCaches, Slot, raw_matcher
 from kb.engines.whoosh.snapshot import Snapshot
 from kb.ranking import Ranking
 
@@ -31,47 +31,94 @@ CACHE_ENTRIES = 4_000_000  # postings kept per snapshot (about 50 MB)
 Frequencies = tuple[np.ndarray, np.ndarray, np.ndarray]  # section numbers, term frequencies, field lengths
 
 
-def term_scores(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> tuple[np.ndarray, np.ndarray]:
-    """A term's sections (ascending) and their BM25F scores over the three fields, cached per snapshot."""
-    key = ("\x00bm25f", term)
-    cached = snap.postings.get(key)
+Parts = list[tuple[np.ndarray, np.ndarray]]  # per segment: sections (ascending, int32) and their scores
+
+
+def term_scores(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> Parts:
+    """A term's sections and their BM25F scores over the three fields, one part per segment that
+    holds it (each section in one part; adding a term to every section's score is a vector
+    operation per part), cached per snapshot.
+
+    A segment's part is kept per segment, epoch (`kb.engines.whoosh.epoch`: fixed idf and average
+    lengths) and number of its deleted sections, so after a commit that adds a small segment
+    only that segment's part is computed: the others are taken as they were."""
+    cached = snap.scored.get(term)
     if cached is not None:
         return cached
-    weights = {"title": r.title_weight, "heading": r.heading_weight, "body": r.body_weight}
-    bs = {"title": r.title_b, "heading": r.heading_b, "body": r.b}
-    parts_ids, parts_tf = [], []
-    for field in FIELDS:
-        ids, tf, fl = frequencies(s, snap, field, term)
-        if not len(ids) or not weights[field]:
+    epoch = snap.epoch(s)
+    shape = (r.title_weight, r.heading_weight, r.body_weight, r.title_b, r.heading_b, r.b)
+    idf = epoch.idf.get(term)
+    live: list[tuple[tuple[object, ...], np.ndarray, np.ndarray, int]] = []  # parts to compute
+    parts: Parts = []
+    for i, (slot, (sub, offset)) in enumerate(zip(snap.slots, snap.subs(s), strict=True)):
+        deleted = snap.deleted(i, sub)
+        key = (slot.key, term, epoch.id, shape, len(deleted), offset)
+        part = snap.segments.parts.get(key) if idf is not None else None
+        if part is not None:
+            if len(part[0]):
+                parts.append(part)
             continue
-        avg = s.avg_field_length(field) or 1.0
-        parts_ids.append(ids)
-        parts_tf.append(weights[field] * tf / (1 - bs[field] + bs[field] * fl / avg))
-    if not parts_ids:
-        found = (np.zeros(0, np.int32), np.zeros(0))
-    else:
-        sections: np.ndarray = parts_ids[0]
-        pseudo: np.ndarray = parts_tf[0]
-        if len(parts_ids) > 1:  # one field alone has ids ascending and distinct already
-            sections, inverse = np.unique(np.concatenate(parts_ids), return_inverse=True)
-            pseudo = np.bincount(inverse, weights=np.concatenate(parts_tf))
-        n, df = s.doc_count_all(), len(sections)
-        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        found = (sections.astype(np.int32), idf * pseudo * (r.k1 + 1) / (pseudo + r.k1))
+        ids, pseudo = _segment_pseudo(snap.segments, slot, sub, term, epoch, shape)
+        if len(ids) and len(deleted):
+            keep = ~np.isin(ids, deleted)
+            ids, pseudo = ids[keep], pseudo[keep]
+        live.append((key, ids, pseudo, offset))
+    if live:
+        if idf is None:  # the epoch's first sight of the term: its idf from the live sections holding it
+            df = sum(len(ids) for _, ids, _, _ in live)
+            if not df:
+                return _keep(snap, term, [])
+            idf = epoch.term_idf(term, df)
+        for where, ids, pseudo, offset in live:
+            part = ((ids + offset).astype(np.int32), idf * pseudo * (r.k1 + 1) / (pseudo + r.k1))
+            snap.segments.parts.put(where, part)
+            if len(ids):
+                parts.append(part)
+    return _keep(snap, term, parts)
+
+
+def _keep(snap: Snapshot, term: str, parts: Parts) -> Parts:
     if snap.postings_size > CACHE_ENTRIES:
-        snap.postings.clear()
+        snap.scored.clear()
         snap.postings_size = 0
-    snap.postings[key] = found
-    snap.postings_size += len(found[0]) + 1
-    return found
+    snap.scored[term] = parts
+    snap.postings_size += sum(len(p[0]) for p in parts) + 1
+    return parts
+
+
+def _segment_pseudo(segments: SegmentCaches, slot: Slot, sub: Searcher, term: str, epoch: Epoch,
+                    shape: tuple[float, ...]) -> Raw:
+    """One segment's documents holding a term (local numbers, deleted ones included) and their
+    BM25F pseudo-frequency: the fields' length-normalised frequencies, weighted and added."""
+    if segments.small(slot) and not any(segments.holds(slot, sub, f, term) for f in FIELDS):
+        return EMPTY  # most terms are not in the small segment a commit adds: no cache entry for them
+    key = (slot.key, term, epoch.id, shape)
+    found = segments.pseudo.get(key)
+    if found is not None:
+        return found
+    weights, bs = shape[:3], shape[3:]
+    parts_ids, parts_tf = [], []
+    for field, w, b in zip(FIELDS, weights, bs, strict=True):
+        raw = segments.postings(slot, sub, field, term)
+        ids, tf = raw if raw is not None else _walk(sub, field, term)
+        if not len(ids) or not w:
+            continue
+        fl = segments.lengths(slot, sub, field)[ids]
+        parts_ids.append(ids)
+        parts_tf.append(w * tf / (1 - b + b * fl / epoch.avg[field]))
+    if not parts_ids:
+        return segments.pseudo.put(key, EMPTY)
+    docs, pseudo = parts_ids[0], parts_tf[0]
+    if len(parts_ids) > 1:  # one field alone has ids ascending and distinct already
+        docs, inverse = np.unique(np.concatenate(parts_ids), return_inverse=True)
+        pseudo = np.bincount(inverse, weights=np.concatenate(parts_tf)).astype(np.float64, copy=False)
+    return segments.pseudo.put(key, (docs.astype(np.int64), pseudo))
 
 
 def frequencies(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> Frequencies:
     """A term's sections in one field, its frequency in each and each section's field length,
     from the segments' cached postings and lengths (`kb.engines.whoosh.segments`: a commit leaves
     the older segments' entries valid), less this state's deleted sections."""
-    if (fieldname, term) not in s.reader():
-        return np.zeros(0, np.int32), np.zeros(0), np.zeros(0)
     all_ids, all_tf, all_fl = [], [], []
     for i, (slot, (sub, offset)) in enumerate(zip(snap.slots, snap.subs(s), strict=True)):
         raw = snap.segments.postings(slot, sub, fieldname, term)

@@ -108,6 +108,29 @@ def read_json(path: Path, default: Any) -> Any:
         return default
 
 
+_PARSED: dict[Path, tuple[bytes, Any]] = {}  # a few JSON files read often (the vocabulary), by path
+
+
+def read_json_shared(path: Path, default: Any) -> Any:
+    """`read_json`, returning the same object while the file's bytes are unchanged: each commit
+    rewrites the vocabulary, mostly with what it already held. Callers must not change it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return default
+    hit = _PARSED.get(path)
+    if hit is not None and hit[0] == data:
+        return hit[1]
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return default
+    if len(_PARSED) >= 8:
+        _PARSED.clear()
+    _PARSED[path] = (data, parsed)
+    return parsed
+
+
 def generation_token(index_dir: Path) -> tuple[str, int] | None:
     """A cheap fingerprint that changes whenever a commit or a swap lands (two stat calls)."""
     gen = current_generation(index_dir)

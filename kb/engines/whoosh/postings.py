@@ -123,29 +123,41 @@ def _walk(s: Searcher, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarra
 
 def _read_blocks(s: Searcher, snap: Snapshot, fieldname: str, term: str) -> tuple[np.ndarray, np.ndarray] | None:
     """The same postings and scores as `_walk`, from each segment's cached ids and frequencies
-    scored with numpy: Whoosh's BM25 formula, operation for operation, with this state's idf,
-    average length and deletions. None when the index is not laid out as this expects (then `_walk`)."""
+    scored with numpy: Whoosh's BM25 formula, operation for operation, with the epoch's idf and
+    average length (`kb.engines.whoosh.epoch`), less this state's deletions. A segment's scores
+    are kept per epoch, so after a commit only the new segment's are computed. None when the
+    index is not laid out as this expects (then `_walk`)."""
+    epoch = snap.epoch(s)
     all_ids, all_scores = [], []
-    constants = None
     for i, (slot, (sub, offset)) in enumerate(zip(snap.slots, snap.subs(s), strict=True)):
-        raw = snap.segments.postings(slot, sub, fieldname, term)
-        if raw is None:
-            return None
-        ids, tf = raw
+        if snap.segments.small(slot) and not snap.segments.holds(slot, sub, fieldname, term):
+            continue
+        key = (slot.key, fieldname, term, epoch.id)
+        scored = snap.segments.scored.get(key)
+        if scored is None:
+            raw = snap.segments.postings(slot, sub, fieldname, term)
+            if raw is None:
+                return None
+            ids, tf = raw
+            if len(ids):
+                # idf and the average length are the whole index's: the same for every segment
+                constants = epoch.field_constants((fieldname, term),
+                                                  lambda: bm25_constants(s, snap, fieldname, term))
+                if constants is None:
+                    return None
+                idf, k1, b, avgfl = constants
+                fl = snap.segments.lengths(slot, sub, fieldname)[ids]
+                tf = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl)))
+            scored = snap.segments.scored.put(key, (ids, tf))
+        ids, scores = scored
         if not len(ids):
             continue
-        if constants is None:  # idf and the average length are the whole index's: the same for every segment
-            constants = bm25_constants(s, snap, fieldname, term)
-            if constants is None:
-                return None
         deleted = snap.deleted(i, sub)
         if len(deleted):
             keep = ~np.isin(ids, deleted)
-            ids, tf = ids[keep], tf[keep]
-        fl = snap.segments.lengths(slot, sub, fieldname)[ids]
-        idf, k1, b, avgfl = constants
+            ids, scores = ids[keep], scores[keep]
         all_ids.append((ids + offset).astype(np.int32))
-        all_scores.append(idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl))))
+        all_scores.append(scores)
     if not all_ids:
         return np.zeros(0, np.int32), np.zeros(0)
     return np.concatenate(all_ids), np.concatenate(all_scores)

@@ -219,7 +219,7 @@ def _title_coverage(s: Searcher, snap: Snapshot, prep: Prepared, size: int) -> n
 def _term_postings(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> list[tuple[np.ndarray, np.ndarray]]:
     """A term's (sections, scores): BM25F over the fields, or per-field BM25 weighted (`combined=False`)."""
     if r.combined:
-        return [term_scores(s, snap, term, r)]
+        return term_scores(s, snap, term, r)
     out = []
     for fieldname, w in zip(FIELDS, (r.title_weight, r.heading_weight, r.body_weight), strict=True):
         ids, scs = postings(s, snap, fieldname, term)
@@ -252,16 +252,17 @@ def _feedback(s: Searcher, snap: Snapshot, prep: Prepared, top: list[tuple[float
     `prf_terms` heaviest and normalised; the feedback model then gets `prf_weight` of the
     query's mass (Lavrenko & Croft's relevance model as Anserini's RM3 interpolates it).
     """
-    cache = snap.feedback
-    if len(cache) > 50_000:
-        cache.clear()
+    epoch = snap.epoch(s)
     model: dict[str, float] = {}
     total = sum(score for score, _ in top) or 1.0
     dists = []
     for score, d in top:
-        dist = cache.get(d)
+        i, local = snap.locate(d)
+        key = (snap.slots[i].key, local)
+        dist = epoch.feedback.get(key)
         if dist is None:
-            dist = cache[d] = _term_distribution(s, snap, d, r)
+            dist = _term_distribution(s, snap, d, r)
+            epoch.remember(key, dist)
         dists.append(dist)
         for t, p in dist.items():
             model[t] = model.get(t, 0.0) + p * score / total
@@ -291,7 +292,7 @@ def _agreement(best: list[tuple[str, float]], dists: list[dict[str, float]]) -> 
 def _term_distribution(s: Searcher, snap: Snapshot, docnum: int, r: Ranking) -> dict[str, float]:
     """P(t|D) over a section's telling terms: no numbers, no one-letter stems, none in over
     `prf_max_df` of the sections (they say nothing about the topic)."""
-    limit = r.prf_max_df * max(1, s.doc_count_all())
+    limit = r.prf_max_df * max(1, snap.epoch(s).n)
     counts = {t: c for t, c in snap.section_terms(s, docnum)  # text.terms(title \n body), counted
               if len(t) > 1 and not t[0].isdigit()}
     kept = {t: c for t, c in counts.items() if snap.body_frequency(s, t) <= limit}

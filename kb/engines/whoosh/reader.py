@@ -20,14 +20,14 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from whoosh import query as Q
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
 from kb.config import Settings
-from kb.documents import StoredSection, from_record
+from kb.documents import Outline, StoredSection, from_record
 from kb.engines.base import Plan, Ranked
 from kb.engines.whoosh import layout
 from kb.engines.whoosh.check import check_generation
@@ -71,7 +71,7 @@ class WhooshView:
 
     def vocabulary(self) -> Mapping[str, int]:
         """The spelling vocabulary saved beside this generation."""
-        return layout.read_json(self.snap.path / layout.VOCAB, {})
+        return cast(Mapping[str, int], layout.read_json_shared(self.snap.path / layout.VOCAB, {}))
 
     def docs(self) -> DocTable:
         """The doc table, built on first use from the term index."""
@@ -92,6 +92,15 @@ class WhooshView:
         """Sections by document number, their fields read through the snapshot's cache."""
         return {d: from_record(self.snap.stored_fields(self.s, d)) for d in docnums}
 
+    def heading_keys(self, docnums: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """Some sections' heading and title as exact-match keys, kept per segment: they outlive commits."""
+        snap, out = self.snap, {}
+        for d in docnums:
+            i, local = snap.locate(d)
+            out[d] = snap.segments.heading_keys(snap.slots[i], local,
+                                                lambda d=d: from_record(snap.stored_fields(self.s, d)))
+        return out
+
     def article_sections(self, article_id: str) -> list[StoredSection]:
         """The article's sections, in page order."""
         found = (from_record(self.s.stored_fields(d)) for d in self.s.document_numbers(article_id=article_id))
@@ -102,15 +111,25 @@ class WhooshView:
         results = self.s.search(Q.Or([Q.Term("body", t) for t in stems]), limit=limit)
         return list(dict.fromkeys(hit["article_id"] for hit in results))
 
+    def outlines(self) -> Iterator[Outline]:
+        """Every live section's outline, from the segments' cached outlines (a commit reads only its own)."""
+        snap = self.snap
+        for i, (slot, (sub, _)) in enumerate(zip(snap.slots, snap.subs(self.s), strict=True)):
+            gone = set(snap.deleted(i, sub).tolist())
+            found = snap.segments.outlines(slot, sub)
+            yield from (o for local, o in enumerate(found) if o is not None and local not in gone)
+
     def all_stored(self) -> Iterator[StoredSection]:
         """Every live section."""
         return (from_record(f) for _, f in self.s.reader().iter_docs())
 
     def memo(self, name: str, build: Callable[[], T]) -> T:
-        """A per-snapshot value, built once (a race builds it twice, harmlessly)."""
+        """A per-snapshot value, built once (the threads that want it meanwhile wait for it)."""
         memos = self.snap.memos
         if name not in memos:
-            memos[name] = build()
+            with self.snap.building(name):
+                if name not in memos:
+                    memos[name] = build()
         return memos[name]
 
 
@@ -196,7 +215,7 @@ class WhooshBackend:
                 gen = layout.current_generation(self.index_dir)
                 assert gen is not None
                 try:
-                    fresh = _open(gen, token, self._weighting, self._segments)
+                    fresh = _open(gen, token, self._weighting, self._segments, self.ranking.stats_drift)
                 except FileNotFoundError as e:  # a swap removed the generation while we opened it
                     raise Stale from e
                 except Exception as e:  # noqa: BLE001  (whatever a damaged file makes Whoosh raise)
@@ -210,6 +229,8 @@ class WhooshBackend:
 
     def _install(self, fresh: Snapshot, serves: Token | None) -> Snapshot:
         old, self._snap, self._serves = self._snap, fresh, serves
+        if old is not None and old is not fresh and fresh.last_epoch is None:
+            fresh.inherit = old.last_epoch  # kept only if the new state fits it (`epoch.carry`)
         self._segments.retain(slot.key for slot in fresh.slots)
         if old is not None and old is not fresh:
             old.close()
@@ -229,16 +250,16 @@ class WhooshBackend:
                 older = (gen.name, gen.stat().st_mtime_ns)
                 if older in self._damaged:
                     continue
-                return _open(gen, older, self._weighting, self._segments)
+                return _open(gen, older, self._weighting, self._segments, self.ranking.stats_drift)
             except Exception:  # noqa: BLE001,S112  (damaged too: try the next one)
                 continue
         raise IndexDamaged(f"the index in {self.index_dir} is damaged: {why}; no older generation answers "
                            "either. Run `kb check`, or rebuild it with `kb index PATH --full`.")
 
 
-def _open(gen: Path, token: Token, weighting: BM25F, segments: SegmentCaches) -> Snapshot:
+def _open(gen: Path, token: Token, weighting: BM25F, segments: SegmentCaches, drift: float) -> Snapshot:
     """A snapshot of a generation, checked by opening one searcher (a truncated segment fails here)."""
-    snap = Snapshot(gen, token, weighting, segments)
+    snap = Snapshot(gen, token, weighting, segments, drift)
     try:
         s = snap.acquire()
         s.doc_count()

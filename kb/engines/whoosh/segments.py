@@ -28,9 +28,11 @@ from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
 from kb import text
+from kb.documents import Outline, facet_key, from_record, outline
 from kb.lru import LRU
 
 RAW_BYTES = 64 << 20  # per process: terms' postings (ids and frequencies), 16 bytes a posting
+PSEUDO_BYTES = 48 << 20  # per process: terms' BM25F pseudo-frequencies per segment and epoch
 STORED_BYTES = 24 << 20  # per process: recently read sections' stored fields, pickled
 TERMS_BYTES = 24 << 20  # per process: recently read sections' word counts (feedback reads them)
 POSITIONS_BYTES = 32 << 20  # per process: terms' word positions (the phrase bonus reads them)
@@ -82,12 +84,23 @@ class SegmentCaches:
 
     def __init__(self) -> None:
         self.raw: LRU[tuple[str, str, str], Raw] = LRU(RAW_BYTES, lambda v: 100 + v[0].nbytes + v[1].nbytes)
+        # (segment, term, epoch, field weights and b) -> BM25F pseudo-frequencies of its documents
+        self.pseudo: LRU[tuple[str, str, int, tuple[float, ...]], Raw] = LRU(
+            PSEUDO_BYTES, lambda v: 100 + v[0].nbytes + v[1].nbytes)
+        # (segment, field, term, epoch) -> one field's BM25 scores of its documents (the phrase bonus)
+        self.scored: LRU[tuple[str, str, str, int], Raw] = LRU(
+            PSEUDO_BYTES // 2, lambda v: 100 + v[0].nbytes + v[1].nbytes)
+        # (segment, term, epoch, shape, deleted count, offset) -> its BM25F part in a snapshot
+        self.parts: LRU[tuple[object, ...], Raw] = LRU(PSEUDO_BYTES, lambda v: 100 + v[0].nbytes + v[1].nbytes)
         self.stored: LRU[tuple[str, int], bytes] = LRU(STORED_BYTES, lambda b: 50 + len(b))
         self.terms: LRU[tuple[str, int], tuple[tuple[str, int], ...]] = LRU(TERMS_BYTES, lambda t: 100 + 60 * len(t))
         self._lengths: dict[tuple[str, str], np.ndarray] = {}
         self._docs: dict[str, SegmentDocs] = {}
-        self._meta: dict[tuple[str, int], tuple[str, tuple[str, ...]]] = {}
-        self._df: dict[tuple[str, str, str], int] = {}
+        # by segment first, so that forgetting a segment is one deletion, not a copy of every entry
+        self._meta: dict[str, dict[int, tuple[str, tuple[tuple[str, str], ...]]]] = {}
+        self._heads: dict[str, dict[int, tuple[str, str]]] = {}
+        self._outlines: dict[str, tuple[Outline | None, ...]] = {}
+        self._df: dict[str, dict[tuple[str, str], int]] = {}
         self._tables: dict[tuple[str, str], dict[str, int]] = {}  # (segment, field) -> term -> df
         self.positions: LRU[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + p[0].nbytes + p[1].nbytes)
@@ -99,15 +112,18 @@ class SegmentCaches:
         """Forget the whole-segment tables of segments other than these (merged away or replaced);
         the bounded caches let theirs age out."""
         keep = set(keys)
+        # list(...) copies each table in one step: readers add entries without the lock meanwhile
         with self._lock:
             if keep == self._live:
                 return
             self._live = keep
-            self._lengths = {k: v for k, v in self._lengths.items() if k[0] in keep}
-            self._docs = {k: v for k, v in self._docs.items() if k in keep}
-            self._meta = {k: v for k, v in self._meta.items() if k[0] in keep}
-            self._df = {k: v for k, v in self._df.items() if k[0] in keep}
-            self._tables = {k: v for k, v in self._tables.items() if k[0] in keep}
+            self._lengths = {k: v for k, v in list(self._lengths.items()) if k[0] in keep}
+            self._docs = {k: v for k, v in list(self._docs.items()) if k in keep}
+            self._outlines = {k: v for k, v in list(self._outlines.items()) if k in keep}
+            for table in (self._meta, self._heads, self._df):
+                for gone in [k for k in list(table) if k not in keep]:
+                    table.pop(gone, None)
+            self._tables = {k: v for k, v in list(self._tables.items()) if k[0] in keep}
             self._warmed = self._warmed & keep
 
     def postings(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> Raw | None:
@@ -117,9 +133,9 @@ class SegmentCaches:
         found = self.raw.get(key)
         if found is not None:
             return found
-        r = sub.reader()
-        if (fieldname, term) not in r:
+        if not self.holds(slot, sub, fieldname, term):
             return self.raw.put(key, EMPTY)
+        r = sub.reader()
         m = raw_matcher(r, fieldname, term)
         if type(m) is not W3LeafMatcher:
             return None
@@ -133,6 +149,21 @@ class SegmentCaches:
             return self.raw.put(key, EMPTY)
         return self.raw.put(key, (np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])))
 
+    @staticmethod
+    def small(slot: Slot) -> bool:
+        """Whether a segment is small enough to have its frequency tables read whole (what a commit adds)."""
+        return slot.count <= SMALL_SEGMENT
+
+    def holds(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> bool:
+        """Whether a segment has a term in a field: from its frequency table when read (always for
+        a small segment, what a commit adds), else one look-up in its term file."""
+        table = self._tables.get((slot.key, fieldname))
+        if table is None and slot.count <= SMALL_SEGMENT:
+            table = self.field_frequencies(slot, sub, fieldname)
+        if table is not None:
+            return term in table
+        return (fieldname, term) in sub.reader()
+
     def frequency(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> int:
         """How many of the segment's documents hold a term, deleted ones included (Whoosh's count).
         From the field's whole table once read (`field_frequencies`; a small segment, what a commit
@@ -142,12 +173,12 @@ class SegmentCaches:
             table = self.field_frequencies(slot, sub, fieldname)
         if table is not None:
             return table.get(term, 0)
-        key = (slot.key, fieldname, term)
-        found = self._df.get(key)
+        known = self._df.setdefault(slot.key, {})
+        found = known.get((fieldname, term))
         if found is None:
-            if len(self._df) >= DF_ENTRIES:
-                self._df.clear()
-            found = self._df[key] = int(sub.doc_frequency(fieldname, term))
+            if len(known) >= DF_ENTRIES:
+                known.clear()
+            found = known[(fieldname, term)] = int(sub.doc_frequency(fieldname, term))
         return found
 
     def field_frequencies(self, slot: Slot, sub: Searcher, fieldname: str) -> dict[str, int]:
@@ -169,7 +200,7 @@ class SegmentCaches:
             return found
         offsets, flat = array("i", [0]), array("i")
         r = sub.reader()
-        if (fieldname, term) in r:
+        if self.holds(slot, sub, fieldname, term):
             m = raw_matcher(r, fieldname, term)
             if type(m) is not W3LeafMatcher:
                 return None
@@ -213,13 +244,34 @@ class SegmentCaches:
             found = self._docs[slot.key] = _segment_docs(sub.reader())
         return found
 
-    def meta(self, slot: Slot, local: int, read: Any) -> tuple[str, tuple[str, ...]]:
-        """A section's article url and facet names (categories then tags), read once per segment."""
-        key = (slot.key, local)
-        found = self._meta.get(key)
+    def meta(self, slot: Slot, local: int, read: Any) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """A section's article url and facet (key, name) pairs (categories then tags), read once per segment."""
+        known = self._meta.setdefault(slot.key, {})
+        found = known.get(local)
         if found is None:
             meta = read()["meta"]
-            found = self._meta[key] = (meta["url"], (*meta["categories"], *meta["tags"]))
+            found = known[local] = (meta["url"], tuple((facet_key(name), name)
+                                                       for name in (*meta["categories"], *meta["tags"])))
+        return found
+
+    def outlines(self, slot: Slot, sub: Searcher) -> tuple[Outline | None, ...]:
+        """Every section's outline by local number (None for one deleted when first read), read once per segment."""
+        found = self._outlines.get(slot.key)
+        if found is None:
+            by_local: list[Outline | None] = [None] * slot.count
+            for local, fields in sub.reader().iter_docs():
+                by_local[local] = outline(from_record(fields))
+            found = self._outlines[slot.key] = tuple(by_local)
+        return found
+
+    def heading_keys(self, slot: Slot, local: int, read: Any) -> tuple[str, str]:
+        """A section's heading and article title as exact-match keys (`read()` gives its StoredSection),
+        made once per segment."""
+        known = self._heads.setdefault(slot.key, {})
+        found = known.get(local)
+        if found is None:
+            st = read()
+            found = known[local] = (text.normalize_phrase(st.heading), text.normalize_phrase(st.title))
         return found
 
     def section_terms(self, slot: Slot, local: int, fields: Any) -> tuple[tuple[str, int], ...]:

@@ -3,9 +3,11 @@
 A `Snapshot` opens one generation's index at one Whoosh commit. What is read from its segments
 (postings, field lengths, stored fields, doc-table columns, frequencies, word positions) lives
 in the process's `SegmentCaches` and outlives the commit; what depends on the whole state
-(scored postings, idf, deletions, the doc table, filter masks, feedback distributions) is kept
-here, rebuilt from those parts. The reader (`kb.engines.whoosh.reader`) retires a snapshot when
-a commit or a generation swap lands.
+(scored postings, deletions, the doc table, filter masks) is kept here, rebuilt from those
+parts; the statistics scores use (idf, average lengths) and the feedback distributions built on
+them belong to an `Epoch` (`kb.engines.whoosh.epoch`), which a snapshot may take over from the
+last. The reader (`kb.engines.whoosh.reader`) retires a snapshot when a commit or a generation
+swap lands.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
-from kb.documents import facet_key
+from kb.engines.whoosh.epoch import Epoch, carry
 from kb.engines.whoosh.segments import SegmentCaches, Slot, slots
 from kb.facets import DocTable
 from kb.lru import LRU
 
 POSITIONS_BYTES = 32 << 20  # per snapshot: word positions of the terms phrase bonuses used lately
+STATS_FIELDS = ("title", "heading", "body")  # the fields whose average lengths scores use
 BODY_DF_ENTRIES = 200_000  # (field, term) document frequencies remembered per snapshot
 Fields = dict[str, Any]  # a section's stored fields as Whoosh returns them (`kb.documents.to_record`'s)
 
@@ -40,8 +43,9 @@ class Snapshot:
     """One committed state of the index, with its searcher pool and lazily built tables."""
 
     def __init__(self, path: Path, token: tuple[str, int], weighting: BM25F,
-                 segments: SegmentCaches | None = None) -> None:
+                 segments: SegmentCaches | None = None, drift: float = 0.0) -> None:
         self.path = path
+        self.drift = drift  # `Ranking.stats_drift`: how far the state may move from its epoch's
         self.segments = segments if segments is not None else SegmentCaches()
         self.slots: tuple[Slot, ...] = ()  # the generation's segments, known at the first acquire
         self._starts: list[int] = []
@@ -58,10 +62,13 @@ class Snapshot:
         self._docs: DocTable | None = None
         self._filters: dict[str, np.ndarray] = {}
         self.memos: dict[str, Any] = {}
-        self.feedback: dict[int, dict[str, float]] = {}  # docnum -> term distribution (see whoosh_rank)
+        self._building: dict[str, threading.Lock] = {}
+        self.inherit: Epoch | None = None  # the previous snapshot's statistics, kept if this state fits them
+        self._epoch: Epoch | None = None
         # (field, term) -> its sections and their BM25 scores, as compact arrays (12 bytes a posting)
         self.postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self.postings_size = 0
+        self.scored: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # term -> its BM25F parts (`bm25f`)
         self._df: dict[tuple[str, str], int] = {}
         # (field, term) -> its word positions in each of its sections (the phrase bonus reads them)
         self.positions: LRU[tuple[str, str], tuple[bytes, bytes]] = LRU(
@@ -91,6 +98,27 @@ class Snapshot:
                 s.close()
             else:
                 self._pool.append(s)
+
+    def epoch(self, s: Searcher) -> Epoch:
+        """The statistics this snapshot scores with: its predecessor's while it fits them (`epoch`)."""
+        found = self._epoch
+        if found is None:
+            with self.building("epoch"):
+                found = self._epoch
+                if found is None:
+                    found = self._epoch = carry(self.inherit, self.path.name, s, STATS_FIELDS, self.drift)
+                    self.inherit = None
+        return found
+
+    def building(self, name: str) -> threading.Lock:
+        """The lock held while one per-snapshot table is built: after a commit every request thread
+        wants the same tables at once, and one builds while the others wait rather than all building."""
+        return self._building.setdefault(name, threading.Lock())
+
+    @property
+    def last_epoch(self) -> Epoch | None:
+        """The epoch a successor may take over (its own, or the one it was handed and never needed)."""
+        return self._epoch or self.inherit
 
     def locate(self, docnum: int) -> tuple[int, int]:
         """The slot number of the segment holding a document, and its number there."""
@@ -169,7 +197,9 @@ class Snapshot:
     def docs(self, s: Searcher) -> DocTable:
         """The doc table, assembled on first use from the segments' cached columns."""
         if self._docs is None:
-            self._docs = self._doc_table(s)
+            with self.building("docs"):
+                if self._docs is None:
+                    self._docs = self._doc_table(s)
         return self._docs
 
     def _doc_table(self, s: Searcher) -> DocTable:
@@ -190,19 +220,18 @@ class Snapshot:
             for local in self.deleted(i, sub).tolist():
                 d = slot.offset + local
                 article[d], kind[d], cats[d], tags[d] = "", "section", (), ()
-        found: dict[str, int] = {}
-        for d, aid in enumerate(article):
-            if aid and aid not in found:
-                found[aid] = d
+        # each article's first section: walking backwards, the earliest number is assigned last (in C)
+        found = dict(zip(reversed(article), range(len(article) - 1, -1, -1), strict=True))
+        found.pop("", None)  # deleted sections
         first = {aid: found[aid] for aid in sorted(found)}  # in term order, as the walk found them
         display: dict[str, str] = {}
         urls: dict[str, str] = {}
         for aid, d in first.items():
             i, local = self.locate(d)
-            url, names = self.segments.meta(self.slots[i], local, lambda d=d: self.stored_fields(s, d))
+            url, pairs = self.segments.meta(self.slots[i], local, lambda d=d: self.stored_fields(s, d))
             urls[url.rstrip("/")] = aid
-            for name in names:
-                display.setdefault(facet_key(name), name)
+            for key, name in pairs:
+                display.setdefault(key, name)
         return DocTable(tuple(article), tuple(kind), tuple(cats), tuple(tags), display, first, urls)
 
     def close(self) -> None:
