@@ -7,8 +7,9 @@ WordPress-like theme of `corpus.render`) and light (`corpus.render_light`):
 * first-seen queries: a fresh `kb serve`, 20 warm-up queries (not among the measured ones),
   then the 200 dev queries each asked once over keep-alive HTTP, beside SQLite FTS5 answering
   the same 200 queries in-process, each once after the same warm-up, in the same run;
-* edits under load: 4 closed-loop clients on `/api/search` for `--load-s` seconds without
-  edits, then as long again with one admin `PUT /api/articles/<id>` every 0.5 s. Each edit
+* edits under load: 4 closed-loop clients on `/api/search` over windows without edits and with
+  one admin `PUT /api/articles/<id>` every 0.5 s, on the same connections, on `--edit-reps`
+  fresh servers (see `under_edits`). Each edit
   carries a word found nowhere else; a watcher asks for it until it is found, which gives how
   soon an edit is searchable. Throughput ratio, p99 and errors;
 * indexing: `kb index --full` beside BeautifulSoup+lxml alone parsing the same files.
