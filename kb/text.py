@@ -98,6 +98,7 @@ def terms(text: str) -> list[str]:
     return out
 
 
+@_memo(100_000)  # headings and titles repeat across sections, queries and commits
 def normalize_phrase(text: str) -> str:
     """A comparison key for headings and queries: folded words joined by one space."""
     return " ".join(words(text))

@@ -78,11 +78,11 @@ def term_scores(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> Parts:
 
 
 def _keep(snap: Snapshot, term: str, parts: Parts) -> Parts:
-    if snap.postings_size > CACHE_ENTRIES:
+    if snap.scored_size > CACHE_ENTRIES:
         snap.scored.clear()
-        snap.postings_size = 0
+        snap.scored_size = 0
     snap.scored[term] = parts
-    snap.postings_size += sum(len(p[0]) for p in parts) + 1
+    snap.scored_size += sum(len(p[0]) for p in parts) + 1
     return parts
 
 

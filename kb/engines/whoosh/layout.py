@@ -103,8 +103,15 @@ def switch_to(index_dir: Path, generation: Path) -> None:
 def read_json(path: Path, default: Any) -> Any:
     """A JSON file's content, or `default` when it is missing or unreadable."""
     try:
-        return orjson.loads(path.read_bytes())
-    except (FileNotFoundError, orjson.JSONDecodeError):
+        return _loads(path.read_bytes(), default)
+    except FileNotFoundError:
+        return default
+
+
+def _loads(data: bytes, default: Any) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
         return default
 
 
@@ -121,9 +128,8 @@ def read_json_shared(path: Path, default: Any) -> Any:
     hit = _PARSED.get(path)
     if hit is not None and hit[0] == data:
         return hit[1]
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
+    parsed = _loads(data, default)
+    if parsed is default:
         return default
     if len(_PARSED) >= 8:
         _PARSED.clear()

@@ -158,7 +158,7 @@ class SegmentCaches:
         """Whether a segment has a term in a field: from its frequency table when read (always for
         a small segment, what a commit adds), else one look-up in its term file."""
         table = self._tables.get((slot.key, fieldname))
-        if table is None and slot.count <= SMALL_SEGMENT:
+        if table is None and self.small(slot):
             table = self.field_frequencies(slot, sub, fieldname)
         if table is not None:
             return term in table
@@ -169,7 +169,7 @@ class SegmentCaches:
         From the field's whole table once read (`field_frequencies`; a small segment, what a commit
         adds, has it read at once), else one lookup, remembered."""
         table = self._tables.get((slot.key, fieldname))
-        if table is None and slot.count <= SMALL_SEGMENT:
+        if table is None and self.small(slot):
             table = self.field_frequencies(slot, sub, fieldname)
         if table is not None:
             return table.get(term, 0)

@@ -69,6 +69,7 @@ class Snapshot:
         self.postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self.postings_size = 0
         self.scored: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # term -> its BM25F parts (`bm25f`)
+        self.scored_size = 0
         self._df: dict[tuple[str, str], int] = {}
         # (field, term) -> its word positions in each of its sections (the phrase bonus reads them)
         self.positions: LRU[tuple[str, str], tuple[bytes, bytes]] = LRU(
