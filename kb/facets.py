@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
 
 import numpy as np
 
 from kb.models import KINDS, Facets, FacetValue
+
+FacetCodes = tuple[np.ndarray, np.ndarray, list[str]]  # a CSR table: offsets, value codes, names
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class DocTable:
     display: dict[str, str]  # facet key -> the name as the page wrote it
     first: dict[str, int]  # article id -> its first section's document number
     urls: dict[str, str]  # article url -> article id
+    # per facet field ("category", "tag", "kind"), when the engine joined them from parts it keeps;
+    # otherwise made from the columns on first use
+    codes: dict[str, FacetCodes] | None = field(default=None, compare=False, repr=False)
 
     def article_of(self, docnum: int) -> str:
         """The article a section belongs to."""
@@ -54,11 +59,12 @@ class DocTable:
         return codes, index
 
     @cached_property
-    def _codes(self) -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]]:
+    def _codes(self) -> dict[str, FacetCodes]:
         """Per facet field: (offsets, value codes, names), a CSR table of each section's values."""
+        if self.codes is not None:
+            return self.codes
         out = {}
-        for name, column in (("category", self.categories), ("tag", self.tags),
-                             ("kind", [(k,) for k in self.kind])):
+        for name, column in (("category", self.categories), ("tag", self.tags), ("kind", list(zip(self.kind)))):
             names = sorted(set(chain.from_iterable(column)))
             code = {v: i for i, v in enumerate(names)}
             lengths = np.fromiter(map(len, column), np.int64, count=len(column))

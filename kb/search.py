@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from kb import text
 from kb.config import Settings
@@ -44,7 +44,8 @@ from kb.words import dictionary
 
 EXACT_DEPTH = 50  # how far down an exact title or heading match is looked for
 FEW_RESULTS = 5  # below this many matches, a real word the index lacks gets a "Did you mean"
-SUGGEST_LAG_S = 10.0  # how long a suggestion list built before a commit may still answer after it
+T = TypeVar("T")
+LAG_S = 10.0  # how long a suggestion list or spelling corrector built before a commit may still answer after it
 
 
 class KnowledgeBase:
@@ -57,8 +58,7 @@ class KnowledgeBase:
         self.synonyms = load(settings.synonyms_file)
         self.backend = backend or open_backend(settings, self.ranking)
         self.planner = Planner(self.synonyms, self._corrector)
-        self._latest_suggestions: _HeldSuggestions | None = None
-        self._last_corrector: Corrector | None = None  # the last state's: its answers carry over
+        self._latest: dict[str, _Held[Any]] = {}  # name -> the latest state's own table of that name
         self._sources = source_cache()  # bodies analysed for snippets, whatever the generation
         self._sources_warmed = False
 
@@ -231,42 +231,44 @@ class KnowledgeBase:
                 warm_sources(self._sources, v.all_stored())
 
     def _corrector(self, v: View) -> Corrector:
+        """The spelling corrector (`_lagging`): its vocabulary file is rewritten by every commit."""
         def build() -> Corrector:
-            self._last_corrector = Corrector.following(self._last_corrector, v.vocabulary(), self.synonyms.names())
-            return self._last_corrector
+            last = self._latest.get("corrector")  # its answers carry over (`Corrector.following`)
+            return Corrector.following(last.value if last else None, v.vocabulary(), self.synonyms.names())
 
-        return v.memo("corrector", build)
+        return self._lagging(v, "corrector", build)
 
     def _suggestions(self, v: View) -> SuggestList:
-        """The suggestion list of this state, or of one at most `SUGGEST_LAG_S` older: a commit every
-        half second must not rebuild it (a read of every section) each time. The warmer rebuilds it
-        once the lag is spent, so an edit's titles and headings are suggested within a second more."""
-        held: _HeldSuggestions = v.memo("suggest", lambda: self._carried_suggestions(v))
-        if not held.own and time.monotonic() - held.built >= SUGGEST_LAG_S:
-            built = time.monotonic()
-            held.entries, held.built, held.own = self._build_suggestions(v), built, True
-            self._latest_suggestions = held
-        return held.entries
+        """The suggestion list (`_lagging`): a build reads every section's outline."""
+        return self._lagging(v, "suggest", lambda: SuggestList.build(v.outlines(), self.synonyms.names()))
 
-    def _carried_suggestions(self, v: View) -> _HeldSuggestions:
-        last = self._latest_suggestions
-        if last is not None and time.monotonic() - last.built < SUGGEST_LAG_S:
-            return _HeldSuggestions(last.entries, last.built, own=False)
+    def _lagging(self, v: View, name: str, build: Callable[[], T]) -> T:
+        """This state's table `name`, or one built for a state at most `LAG_S` older: a commit every
+        half second must not rebuild each of them in every process each time. The warmer rebuilds
+        it once the lag is spent, so an edit's words and titles are suggested within `LAG_S` more."""
+        held: _Held[T] = v.memo(name, lambda: self._carried(name, build))
+        if not held.own and time.monotonic() - held.built >= LAG_S:
+            built = time.monotonic()
+            held.value, held.built, held.own = build(), built, True
+            self._latest[name] = held
+        return held.value
+
+    def _carried(self, name: str, build: Callable[[], T]) -> _Held[T]:
+        last = self._latest.get(name)
+        if last is not None and time.monotonic() - last.built < LAG_S:
+            return _Held(last.value, last.built, own=False)
         built = time.monotonic()
-        held = self._latest_suggestions = _HeldSuggestions(self._build_suggestions(v), built, own=True)
+        held = self._latest[name] = _Held(build(), built, own=True)
         return held
 
-    def _build_suggestions(self, v: View) -> SuggestList:
-        return SuggestList.build(v.outlines(), self.synonyms.names())
 
+class _Held(Generic[T]):
+    """A state's table: its own (`own`), or carried from an older state's, built at `built`."""
 
-class _HeldSuggestions:
-    """A state's suggestion list: its own (`own`), or carried from an older state built at `built`."""
+    __slots__ = ("built", "own", "value")
 
-    __slots__ = ("built", "entries", "own")
-
-    def __init__(self, entries: SuggestList, built: float, own: bool) -> None:
-        self.entries, self.built, self.own = entries, built, own
+    def __init__(self, value: T, built: float, own: bool) -> None:
+        self.value, self.built, self.own = value, built, own
 
 
 def _related_entry(v: View, docs: DocTable, aid: str, reason: Any) -> RelatedArticle:

@@ -130,13 +130,31 @@ def test_suggestions_follow_an_edit_once_the_lag_is_spent(writable_index: Path, 
     s = Settings(index_dir=writable_index, parse_workers=1)
     kb = KnowledgeBase.open(settings=s)
     kb.warm()
-    monkeypatch.setattr(search, "SUGGEST_LAG_S", 3600.0)
+    monkeypatch.setattr(search, "LAG_S", 3600.0)
     Ingestor(s).put(_upload(7), url="https://site.example/note-7/", article_id="note-7")
     kb.warm()  # a commit within the lag: the list built before it still answers, not rebuilt
     assert not any(x.text == "Spasticity note 7" for x in kb.suggest("spasticity note"))
-    monkeypatch.setattr(search, "SUGGEST_LAG_S", 0.0)
+    monkeypatch.setattr(search, "LAG_S", 0.0)
     kb.warm()  # the warmer, once the lag is spent: this state's own list
     assert any(x.text == "Spasticity note 7" for x in kb.suggest("spasticity note"))
+
+
+def test_spelling_follows_an_edit_once_the_lag_is_spent(writable_index: Path, monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """The corrector's vocabulary file is rewritten by every commit; within the lag the last
+    state's corrector answers, once it is spent the warmer builds this state's."""
+    s = Settings(index_dir=writable_index, parse_workers=1)
+    kb = KnowledgeBase.open(settings=s)
+    kb.warm()
+    page = _upload(8).replace(b"Baclofen and", b"Zorbitrexal, baclofen and")
+    monkeypatch.setattr(search, "LAG_S", 3600.0)
+    Ingestor(s).put(page, url="https://site.example/note-8/", article_id="note-8")
+    kb.warm()
+    assert kb.search("zorbitrexal").total == 1  # the edit is searchable at once ...
+    assert kb.search("zorbitrexl").corrected_query is None  # ... its word not yet a correction
+    monkeypatch.setattr(search, "LAG_S", 0.0)
+    kb.warm()
+    assert kb.search("zorbitrexl").corrected_query == "zorbitrexal"
 
 
 def test_outlines_kept_per_segment_are_every_live_section_in_order(examples_dir: Path, tmp_path: Path) -> None:
@@ -161,3 +179,62 @@ def test_outlines_kept_per_segment_are_every_live_section_in_order(examples_dir:
         assert found == [outline(st) for st in v.all_stored()]
         assert not any(o.article_id == "note-0" for o in found)
         assert any(o.article_id == "note-1" for o in found)
+
+
+def _tagged(n: int, category: str, url: str) -> bytes:
+    return (f'<html><head><title>Pump note {n}</title><link rel="canonical" href="{url}">'
+            f'<meta property="article:section" content="{category}"><meta property="article:tag" content="Pump {n}">'
+            f"</head><body><article><h1>Pump note {n}</h1><h2>Refills</h2><p>Baclofen pump refills, note {n}.</p>"
+            "</article></body></html>").encode()
+
+
+def test_the_doc_table_joined_from_segment_parts_is_the_one_a_fresh_reader_builds(examples_dir: Path,
+                                                                                  tmp_path: Path) -> None:
+    """Each segment's part of the doc table is built once; after uploads, an edit that moves an
+    article to a new URL and category (its old sections deleted) and a delete, the joined table
+    equals a fresh reader's, its facet codes count as the columns do, and the old URL is gone."""
+    from kb.facets import DocTable
+
+    site = tmp_path / "site"
+    shutil.copytree(examples_dir, site)
+    s = Settings(index_dir=tmp_path / "index", parse_workers=1)
+    index_paths([site], s)
+    warm = KnowledgeBase.open(settings=s)
+    ing = Ingestor(s)
+
+    def table(kb: KnowledgeBase) -> DocTable:
+        with kb.backend.view() as v:
+            return v.docs()
+
+    table(warm)
+    for n in range(3):
+        ing.put(_tagged(n, "Devices", f"https://site.example/pump-{n}/"), article_id=f"pump-{n}")
+        table(warm)
+    ing.put(_tagged(1, "Refill Guides", "https://site.example/pumps/one/"), article_id="pump-1")
+    ing.delete("pump-2")
+    page = site / "baclofen-for-spasticity.html"  # its sections are deleted from the first segment
+    old = "https://pharmacy.example/baclofen/baclofen-for-spasticity/"
+    new = "https://pharmacy.example/spasticity/baclofen/"
+    page.write_text(page.read_text(encoding="utf-8").replace(old, new).replace(
+        'content="Muscle Relaxants"', 'content="Antispastic Drugs"'), encoding="utf-8")
+    index_paths([site], s)
+    joined, fresh = table(warm), table(KnowledgeBase.open(settings=s))
+    columns = ("article", "kind", "categories", "tags", "first", "urls", "display")
+    assert [getattr(joined, c) for c in columns] == [getattr(fresh, c) for c in columns]
+    assert joined.article_by_url("https://site.example/pumps/one") == "pump-1"
+    assert joined.article_by_url("https://site.example/pump-1/") is None  # the edit moved it
+    assert joined.article_by_url("https://site.example/pump-2/") is None  # deleted
+    assert joined.article_by_url(old) is None
+    moved = joined.article_by_url(new)
+    assert moved is not None
+    assert joined.display["refill guides"] == "Refill Guides"
+    plain = DocTable(**{c: getattr(joined, c) for c in columns})  # codes made from the columns instead
+    live = [d for d, a in enumerate(joined.article) if a]
+    assert joined.codes is not None
+    for docs in (live, [d for d in live if joined.article[d].startswith("pump")], live[:7]):
+        for per_article in (False, True):
+            assert joined.facets(docs, per_article=per_article) == plain.facets(docs, per_article=per_article)
+    counts = joined.facets(live)
+    assert ("Refill Guides", 1) in [(v.value, v.count) for v in counts.categories]
+    assert "Devices" in [v.value for v in counts.categories]  # pump-0 still holds it
+    assert "Antispastic Drugs" in [v.value for v in joined.facets([joined.first_doc(moved)]).categories]

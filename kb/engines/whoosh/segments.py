@@ -18,9 +18,9 @@ import pickle
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -28,8 +28,10 @@ from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
 from kb import text
-from kb.documents import Outline, facet_key, from_record, outline
+from kb.documents import Outline, from_record, outline
 from kb.lru import LRU
+
+T = TypeVar("T")
 
 RAW_BYTES = 64 << 20  # per process: terms' postings (ids and frequencies), 16 bytes a posting
 PSEUDO_BYTES = 48 << 20  # per process: terms' BM25F pseudo-frequencies per segment and epoch
@@ -50,16 +52,6 @@ class Slot:
     key: str
     offset: int
     count: int
-
-
-@dataclass(frozen=True)
-class SegmentDocs:
-    """A segment's who-is-where columns by local document number, deleted documents included."""
-
-    article: tuple[str, ...]
-    kind: tuple[str, ...]
-    categories: tuple[tuple[str, ...], ...]
-    tags: tuple[tuple[str, ...], ...]
 
 
 def slots(s: Searcher, generation: str) -> tuple[Slot, ...]:
@@ -95,9 +87,8 @@ class SegmentCaches:
         self.stored: LRU[tuple[str, int], bytes] = LRU(STORED_BYTES, lambda b: 50 + len(b))
         self.terms: LRU[tuple[str, int], tuple[tuple[str, int], ...]] = LRU(TERMS_BYTES, lambda t: 100 + 60 * len(t))
         self._lengths: dict[tuple[str, str], np.ndarray] = {}
-        self._docs: dict[str, SegmentDocs] = {}
+        self._docs: dict[str, object] = {}  # segment -> its part of the doc table
         # by segment first, so that forgetting a segment is one deletion, not a copy of every entry
-        self._meta: dict[str, dict[int, tuple[str, tuple[tuple[str, str], ...]]]] = {}
         self._heads: dict[str, dict[int, tuple[str, str]]] = {}
         self._outlines: dict[str, tuple[Outline | None, ...]] = {}
         self._df: dict[str, dict[tuple[str, str], int]] = {}
@@ -120,7 +111,7 @@ class SegmentCaches:
             self._lengths = {k: v for k, v in list(self._lengths.items()) if k[0] in keep}
             self._docs = {k: v for k, v in list(self._docs.items()) if k in keep}
             self._outlines = {k: v for k, v in list(self._outlines.items()) if k in keep}
-            for table in (self._meta, self._heads, self._df):
+            for table in (self._heads, self._df):
                 for gone in [k for k in list(table) if k not in keep]:
                     table.pop(gone, None)
             self._tables = {k: v for k, v in list(self._tables.items()) if k[0] in keep}
@@ -237,22 +228,12 @@ class SegmentCaches:
             found = self._lengths[key] = np.fromiter((length(d, fieldname, 1) for d in range(n)), np.float64, count=n)
         return found
 
-    def docs(self, slot: Slot, sub: Searcher) -> SegmentDocs:
-        """The segment's article, kind, category and tag columns, from its term index."""
+    def docs(self, slot: Slot, build: Callable[[], T]) -> T:
+        """The segment's part of the doc table (`kb.engines.whoosh.doctable` builds it), built once."""
         found = self._docs.get(slot.key)
         if found is None:
-            found = self._docs[slot.key] = _segment_docs(sub.reader())
-        return found
-
-    def meta(self, slot: Slot, local: int, read: Any) -> tuple[str, tuple[tuple[str, str], ...]]:
-        """A section's article url and facet (key, name) pairs (categories then tags), read once per segment."""
-        known = self._meta.setdefault(slot.key, {})
-        found = known.get(local)
-        if found is None:
-            meta = read()["meta"]
-            found = known[local] = (meta["url"], tuple((facet_key(name), name)
-                                                       for name in (*meta["categories"], *meta["tags"])))
-        return found
+            found = self._docs[slot.key] = build()
+        return cast(T, found)
 
     def outlines(self, slot: Slot, sub: Searcher) -> tuple[Outline | None, ...]:
         """Every section's outline by local number (None for one deleted when first read), read once per segment."""
@@ -284,28 +265,3 @@ class SegmentCaches:
             counts = Counter(text.terms(f.get("title", "") + " \n " + f.get("body", "")))
             found = self.terms.put(key, tuple(counts.items()))
         return found
-
-
-def _segment_docs(reader: IndexReader) -> SegmentDocs:
-    """Walk one segment's article_id, kind, category and tag terms into per-document columns."""
-    n = reader.doc_count_all()
-    article = [""] * n
-    kind = ["section"] * n
-    cats: list[tuple[str, ...]] = [()] * n
-    tags: list[tuple[str, ...]] = [()] * n
-
-    def postings(fieldname: str) -> Iterator[tuple[str, list[int]]]:
-        for term in reader.field_terms(fieldname):
-            yield term, list(raw_matcher(reader, fieldname, term).all_ids())
-
-    for aid, ids in postings("article_id"):
-        for d in ids:
-            article[d] = aid
-    for k, ids in postings("kind"):
-        for d in ids:
-            kind[d] = k
-    for column, fieldname in ((cats, "category"), (tags, "tag")):
-        for key, ids in postings(fieldname):
-            for d in ids:
-                column[d] = (*column[d], key)
-    return SegmentDocs(tuple(article), tuple(kind), tuple(cats), tuple(tags))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import pickle
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +25,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
 
+from kb.engines.whoosh.doctable import Part, join, segment_docs
 from kb.engines.whoosh.epoch import Epoch, carry
 from kb.engines.whoosh.segments import SegmentCaches, Slot, slots
 from kb.facets import DocTable
@@ -204,36 +206,12 @@ class Snapshot:
         return self._docs
 
     def _doc_table(self, s: Searcher) -> DocTable:
-        """The segments' columns end to end, deleted sections blanked (as the term index walk of a
-        fresh reader leaves them), articles' first live sections, urls and facet display names."""
-        article: list[str] = []
-        kind: list[str] = []
-        cats: list[tuple[str, ...]] = []
-        tags: list[tuple[str, ...]] = []
-        subs = self.subs(s)
-        for slot, (sub, _) in zip(self.slots, subs, strict=True):
-            part = self.segments.docs(slot, sub)
-            article.extend(part.article)
-            kind.extend(part.kind)
-            cats.extend(part.categories)
-            tags.extend(part.tags)
-        for i, (slot, (sub, _)) in enumerate(zip(self.slots, subs, strict=True)):
-            for local in self.deleted(i, sub).tolist():
-                d = slot.offset + local
-                article[d], kind[d], cats[d], tags[d] = "", "section", (), ()
-        # each article's first section: walking backwards, the earliest number is assigned last (in C)
-        found = dict(zip(reversed(article), range(len(article) - 1, -1, -1), strict=True))
-        found.pop("", None)  # deleted sections
-        first = {aid: found[aid] for aid in sorted(found)}  # in term order, as the walk found them
-        display: dict[str, str] = {}
-        urls: dict[str, str] = {}
-        for aid, d in first.items():
-            i, local = self.locate(d)
-            url, pairs = self.segments.meta(self.slots[i], local, lambda d=d: self.stored_fields(s, d))
-            urls[url.rstrip("/")] = aid
-            for key, name in pairs:
-                display.setdefault(key, name)
-        return DocTable(tuple(article), tuple(kind), tuple(cats), tuple(tags), display, first, urls)
+        """The segments' parts of the doc table (each built once per segment), joined for this state."""
+        parts = []
+        for i, (slot, (sub, _)) in enumerate(zip(self.slots, self.subs(s), strict=True)):
+            docs = self.segments.docs(slot, partial(segment_docs, sub.reader()))
+            parts.append(Part(docs, slot.offset, self.deleted(i, sub)))
+        return join(parts)
 
     def close(self) -> None:
         """Retire the snapshot: close pooled searchers now, the ones in use when released."""
