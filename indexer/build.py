@@ -70,6 +70,7 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
         for key in gone:
             store.delete(key)
         owners = {e["article_id"]: k for k, e in files.items() if k not in gone}
+        store.expect(len(jobs))
         bar = tqdm(total=len(jobs), unit="file", disable=not progress or not jobs, leave=False)
         for parsed in parse_all(jobs, settings.parse_workers):
             bar.update()

@@ -93,9 +93,10 @@ def article_from_record(line: bytes, source: Source) -> Article:
 
 def vocabulary(article: Article) -> tuple[str, ...]:
     """Distinct alphabetic words of 4+ letters: the spelling corrector's candidates."""
-    found: set[str] = set()
+    written: set[str] = set()
     for chunk in (article.title, *(s.heading + " " + s.text for s in article.sections)):
-        found.update(w for w in text.words(chunk) if len(w) >= 4 and w.isalpha())
+        written.update(text.WORD_RE.findall(chunk))  # each distinct spelling folded once, not each occurrence
+    found = {w for w in map(text.fold, written) if len(w) >= 4 and w.isalpha()}
     return tuple(found)
 
 

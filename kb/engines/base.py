@@ -243,6 +243,9 @@ class Store(Protocol):
     def delete(self, key: str) -> None:
         """Delete a source's sections."""
 
+    def expect(self, sources: int) -> None:
+        """A hint before the additions: about this many sources follow, in order."""
+
     def add(self, docs: list[StoredSection]) -> None:
         """Add the sections of one source."""
 

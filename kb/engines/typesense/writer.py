@@ -88,6 +88,9 @@ class TypesenseStore:
         """End a source's sections' visibility at the commit."""
         self._deletes.append(tc.key(key))
 
+    def expect(self, sources: int) -> None:
+        """No use here: a fresh collection is streamed in batches as it is."""
+
     def add(self, docs: list[StoredSection]) -> None:
         """Add one source's sections (streamed into a fresh collection, buffered for the live one)."""
         generation = 0 if self.fresh else self.generation

@@ -15,6 +15,7 @@ from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.formats import Positions
 
 from kb import text
 
@@ -65,6 +66,36 @@ ANALYZER = KbTokenizer()
 TEXT_FIELDS = ("title", "heading", "body")
 
 
+class KbText(TEXT):  # type: ignore[misc]
+    """A TEXT field whose indexing reads `kb.text`'s terms straight off the text.
+
+    Whoosh indexes a text through a Token per word and generator layers (`unstopped`,
+    `Positions.word_values`): 60% of a rebuild's writer time on light pages. This gives the
+    same postings (term bytes, frequency, weight and encoded positions) from one cached look-up
+    per word. Indexes pickle this class's path: keep it importable.
+    """
+
+    def index(self, value: str, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        """(term bytes, frequency, weight, encoded positions) for each term of `value`."""
+        if not isinstance(value, str) or kwargs or type(self.format) is not Positions:
+            yield from super().index(value, **kwargs)
+            return
+        positions: dict[str, list[int]] = {}
+        term = text.term
+        for pos, raw in enumerate(text.WORD_RE.findall(value)):  # stop words keep their slot, as in KbTokenizer
+            t = term(raw)
+            if t is not None:
+                found = positions.get(t)
+                if found is None:
+                    positions[t] = [pos]
+                else:
+                    found.append(pos)
+        encode = self.format.encode
+        boost = self.format.field_boost
+        for t, found in positions.items():
+            yield t.encode("utf-8"), len(found), len(found) * boost, encode(found)
+
+
 def make_schema() -> Schema:
     """The schema of a kb index."""
     return Schema(
@@ -73,9 +104,9 @@ def make_schema() -> Schema:
         article_id=ID(stored=True),
         order=NUMERIC(stored=True),
         kind=ID(stored=True),
-        title=TEXT(analyzer=ANALYZER, stored=True),
-        heading=TEXT(analyzer=ANALYZER),  # the breadcrumb, FAQ questions included
-        body=TEXT(analyzer=ANALYZER, stored=True),
+        title=KbText(analyzer=ANALYZER, stored=True),
+        heading=KbText(analyzer=ANALYZER),  # the breadcrumb, FAQ questions included
+        body=KbText(analyzer=ANALYZER, stored=True),
         category=KEYWORD(commas=True, lowercase=True),
         tag=KEYWORD(commas=True, lowercase=True),
         meta=STORED(),  # display fields of the hit (dict)

@@ -11,6 +11,7 @@ run refuses to start when either is damaged rather than silently rebuild from th
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,23 +25,28 @@ from kb.config import Settings
 from kb.documents import SCHEMA_VERSION, StoredSection, to_record
 from kb.engines.base import Manifest
 from kb.engines.whoosh import layout
+from kb.engines.whoosh.flush import SegmentWriter
+from kb.engines.whoosh.parts import Parts, plan
 from kb.engines.whoosh.schema import make_schema
 from kb.errors import Conflict, IndexDamaged
 
 _UNREADABLE = object()
+LIMIT_MB = 256  # the posting pool of each writer
 
 
 class WhooshStore:
     """One write session on a generation; the writer opens at the first write, so no-op runs stay cheap."""
 
     def __init__(self, index_dir: Path, path: Path, fresh: bool, manifest: Manifest,
-                 base: tuple[str, int] | None = None) -> None:
+                 base: tuple[str, int] | None = None, workers: int = 1) -> None:
         self.index_dir = index_dir
         self.path = path
         self.fresh = fresh
         self.manifest = manifest
         self.base = base  # the live state a fresh generation replaces
+        self.workers = workers
         self._writer: IndexWriter | None = None
+        self._parts: Parts | None = None
 
     @classmethod
     def open(cls, settings: Settings, full: bool) -> WhooshStore:
@@ -66,7 +72,7 @@ class WhooshStore:
         base = layout.generation_token(index_dir)
         path = layout.next_generation(index_dir)
         whoosh_index.create_in(str(path), make_schema())
-        return cls(index_dir, path, True, Manifest(), base)
+        return cls(index_dir, path, True, Manifest(), base, settings.parse_workers or os.cpu_count() or 1)
 
     def writer(self) -> IndexWriter:
         """The generation's writer, opened on first use."""
@@ -74,8 +80,15 @@ class WhooshStore:
             # Not memory-mapped: Whoosh copies each mapped file it opens (the big segment's term
             # file, to find the sections a delete replaces), ~30 ms an upload; a read opens a window.
             storage = FileStorage(str(self.path), supports_mmap=False)
-            self._writer = storage.open_index().writer(limitmb=256)
+            self._writer = SegmentWriter(storage.open_index(), limitmb=LIMIT_MB)
         return self._writer
+
+    def expect(self, sources: int) -> None:
+        """A fresh generation about to receive many sources is written in parts, one process each (`parts`)."""
+        parts = plan(sources, self.workers) if self.fresh and self._parts is None else 1
+        if parts > 1:
+            self.writer()  # the index's lock first
+            self._parts = Parts(self.path, parts, sources, LIMIT_MB)
 
     def delete(self, key: str) -> None:
         """Delete a source's sections."""
@@ -83,6 +96,9 @@ class WhooshStore:
 
     def add(self, docs: list[StoredSection]) -> None:
         """Add one source's sections."""
+        if self._parts is not None:
+            self._parts.add([to_record(doc) for doc in docs])
+            return
         w = self.writer()
         for doc in docs:
             w.add_document(**to_record(doc))
@@ -91,7 +107,10 @@ class WhooshStore:
         """Commit with the pending-manifest protocol; a fresh generation then becomes CURRENT."""
         writer = self.writer()
         self._save(pending=True)
-        if self.fresh:
+        if self._parts is not None:
+            _commit_parts(writer, self._parts.finish())
+            self._parts = None
+        elif self.fresh:
             writer.commit(merge=False)
         else:
             writer.commit(mergetype=_merge_policy)
@@ -110,6 +129,9 @@ class WhooshStore:
     def cancel(self) -> None:
         """Abandon the writer without letting a second failure (a full disk) hide the first; a fresh
         generation that never went live is removed."""
+        if self._parts is not None:
+            self._parts.cancel()
+            self._parts = None
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.cancel()
@@ -123,6 +145,14 @@ class WhooshStore:
         layout.write_atomic(self.path / layout.MANIFEST, orjson.dumps({"schema": SCHEMA_VERSION, "files": files}))
         if not pending:
             layout.write_atomic(self.path / layout.VOCAB, orjson.dumps(m.vocab))
+
+
+def _commit_parts(writer: Any, segments: list[Any]) -> None:
+    """Commit a fresh generation whose sections the parts' processes wrote: their segments, in order
+    (what `whoosh.multiproc.MpWriter` does with `multisegment=True`; this writer added nothing)."""
+    writer._close_segment()
+    writer._commit_toc(segments)
+    writer._finish()
 
 
 def _name(token: tuple[str, int] | None) -> str:

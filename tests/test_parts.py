@@ -1,0 +1,164 @@
+"""A full rebuild written in parts by several processes is the index one writer builds, and fails safely."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.fields import TEXT, Schema
+from whoosh.writing import SegmentWriter as WhooshSegmentWriter
+
+from indexer.build import index_paths
+from indexer.session import write_session
+from kb.config import Settings
+from kb.documents import documents, to_record
+from kb.engines.whoosh import layout
+from kb.engines.whoosh.flush import SegmentWriter
+from kb.engines.whoosh.schema import ANALYZER, TEXT_FIELDS, make_schema
+from kb.models import Article, Section
+from kb.search import KnowledgeBase
+
+WORDS = ["baclofen", "gabapentin", "spasm", "spasticity", "dose", "kidney", "liver", "drowsiness", "dizziness", "nausea", "pregnancy", "alcohol", "elderly", "withdrawal", "pump", "tablet", "capsule", "interaction", "warning", "fever", "rash", "sleep", "nerve", "pain", "muscle", "relaxant", "tizanidine", "methocarbamol", "cyclobenzaprine", "café", "naïve", "résumé"]
+STOP = ("the", "of", "and", "a", "is", "with", "for")
+QUERIES = ["baclofen", "gabapentin dose", "muscle spasm", "kidney liver", "café", "\"nerve pain\"", "withdrawal fever",
+           "tizanidine sleep elderly", "dose 25 mg"]
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    out = []
+    for _ in range(n):
+        out.append(rng.choice(STOP) if rng.random() < 0.3 else rng.choice(WORDS))
+        if rng.random() < 0.05:
+            out.append(f"{rng.randint(1, 400)} mg")
+    return " ".join(out).capitalize() + "."
+
+
+def _pages(folder: Path, count: int) -> Path:
+    """`count` small article pages of a few sections each, their words drawn from a fixed list."""
+    rng = random.Random(7)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        title = f"{rng.choice(WORDS).capitalize()} note {i}"
+        body = "".join(f"<h2>{rng.choice(WORDS).capitalize()} {j}</h2><p>{_sentence(rng, rng.randint(4, 60))}</p>"
+                       for j in range(rng.randint(1, 4)))
+        (folder / f"page-{i:04d}.html").write_text(
+            f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+            f"<p>{_sentence(rng, rng.randint(3, 30))}</p>{body}</article></body></html>", encoding="utf-8")
+    return folder
+
+
+def _reader_dump(index_dir: Path) -> tuple[int, list[Any], dict[Any, Any]]:
+    """Segments, every stored document in order, and every text posting with its term statistics."""
+    ix = whoosh_index.open_dir(str(layout.current_generation(index_dir)))
+    with ix.reader() as r:
+        stored = [r.stored_fields(n) for n in range(r.doc_count_all())]
+        postings = {}
+        for field, term in r.all_terms():
+            if field not in TEXT_FIELDS:
+                continue
+            info = r.term_info(field, term)
+            postings[field, term] = (info.weight(), info.doc_frequency(), info.min_length(), info.max_length(),
+                                     info.max_weight(), list(r.postings(field, term).items_as("positions")))
+        segments = len(ix._segments())
+    return segments, stored, postings
+
+
+def _answers(index_dir: Path) -> list[Any]:
+    kb = KnowledgeBase(Settings(index_dir=index_dir))
+    out = []
+    for q in QUERIES:
+        page = kb.search(q, per_page=30)
+        out.append((page.total, [(h.deep_link, h.score, h.snippet_html) for h in page.hits], page.facets))
+    return out
+
+
+def test_a_rebuild_written_in_parts_is_the_index_one_writer_builds(tmp_path: Path) -> None:
+    pages = _pages(tmp_path / "pages", 260)
+    one, parts = tmp_path / "one", tmp_path / "parts"
+    index_paths([pages], Settings(index_dir=one, parse_workers=1), full=True)
+    summary = index_paths([pages], Settings(index_dir=parts, parse_workers=2), full=True)
+    assert summary.added == 260 and not summary.failed
+
+    segments_one, stored_one, postings_one = _reader_dump(one)
+    segments_parts, stored_parts, postings_parts = _reader_dump(parts)
+    assert (segments_one, segments_parts) == (1, 2)  # two writer processes, one segment each
+    assert stored_parts == stored_one  # the same sections under the same document numbers
+    assert postings_parts == postings_one
+    assert _answers(parts) == _answers(one)
+
+    # The parts' index takes edits like any other: a no-op run, then one changed page.
+    assert index_paths([pages], Settings(index_dir=parts, parse_workers=2)).unchanged == 260
+    page = pages / "page-0130.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("</article>", "<p>Zorbitrexal rebound.</p></article>"),
+                    encoding="utf-8")
+    assert index_paths([pages], Settings(index_dir=parts, parse_workers=2)).updated == 1
+    hits = KnowledgeBase(Settings(index_dir=parts)).search("zorbitrexal").hits
+    assert [h.title.endswith(" note 130") for h in hits] == [True]
+
+
+def test_text_fields_and_the_flush_write_the_postings_whoosh_writes(tmp_path: Path) -> None:
+    """`KbText.index` and `flush.SegmentWriter` are speed-ups only: Whoosh's own TEXT field and
+    writer give the same terms, postings, positions and per-term length statistics."""
+    rng = random.Random(3)
+    sections = tuple(Section(anchor=f"s{i}", heading=_sentence(rng, 3), breadcrumb=(), kind="section",
+                             text=_sentence(rng, rng.randint(0, 80)) + " Straße ÉCOLE ﬁsh 3,000 EL1 don't", deep_link="")
+                     for i in range(120))
+    article = Article(article_id="a", title="Baclofen and the café", url="https://example.org/a", sections=sections)
+    records = [to_record(d) for d in documents(article, "k")]
+
+    plain = make_schema()
+    for name in TEXT_FIELDS:
+        stored = name != "heading"
+        plain.remove(name)
+        plain.add(name, TEXT(analyzer=ANALYZER, stored=stored))
+    dumps = []
+    for schema, writer_class, name in ((plain, WhooshSegmentWriter, "whoosh"), (make_schema(), SegmentWriter, "kb")):
+        folder = tmp_path / name
+        folder.mkdir()
+        ix = whoosh_index.create_in(str(folder), schema)
+        writer = writer_class(ix)
+        for record in records:
+            writer.add_document(**record)
+        writer.commit()
+        with ix.reader() as r:
+            dumps.append({(f, t): (r.term_info(f, t).min_length(), r.term_info(f, t).max_length(),
+                                   r.term_info(f, t).weight(), list(r.postings(f, t).items_as("positions")))
+                          for f, t in r.all_terms() if f in TEXT_FIELDS})
+            dumps[-1]["lengths"] = [[r.doc_field_length(n, f) for f in TEXT_FIELDS] for n in range(r.doc_count_all())]
+    assert isinstance(plain, Schema) and dumps[0] == dumps[1]
+    assert len(dumps[0]) > 50
+
+
+def test_a_writer_part_that_dies_fails_the_rebuild_and_keeps_the_live_index(tmp_path: Path) -> None:
+    pages = _pages(tmp_path / "pages", 40)
+    index_dir = tmp_path / "index"
+    settings = Settings(index_dir=index_dir, parse_workers=2)
+    index_paths([pages], settings, full=True)  # 40 pages: one writer
+    before = _answers(index_dir)
+    live = layout.current_generation(index_dir)
+
+    rng = random.Random(5)
+    article = Article(article_id="x", title="Baclofen", url="https://example.org/x",
+                      sections=(Section(anchor="a", heading="Dose", breadcrumb=(), kind="lead",
+                                        text=_sentence(rng, 20), deep_link=""),))
+    with pytest.raises(RuntimeError, match="writer process .* stopped"), \
+            write_session(settings, "test", full=True) as store:
+        store.expect(400)  # enough sources for two parts
+        writers = [p for p in multiprocessing.active_children() if p.name.startswith("kb-writer-")]
+        assert len(writers) == 2
+        for i in range(400):
+            store.add(list(documents(article, f"k{i}")))
+        assert writers[1].pid is not None
+        os.kill(writers[1].pid, signal.SIGKILL)
+        store.commit()
+
+    assert layout.current_generation(index_dir) == live  # the fresh generation was removed, the live one kept
+    assert [g.name for g in layout.generations(index_dir)] == [live.name]
+    assert _answers(index_dir) == before
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("kb-writer-")]
