@@ -18,9 +18,10 @@ from indexer.build import index_paths
 from indexer.session import write_session
 from kb.config import Settings
 from kb.documents import documents, to_record
-from kb.engines.whoosh import layout
+from kb.engines.whoosh import blocks, layout
 from kb.engines.whoosh.flush import SegmentWriter
 from kb.engines.whoosh.schema import ANALYZER, TEXT_FIELDS, make_schema
+from kb.engines.whoosh.segments import raw_matcher
 from kb.models import Article, Section
 from kb.search import KnowledgeBase
 
@@ -162,3 +163,36 @@ def test_a_writer_part_that_dies_fails_the_rebuild_and_keeps_the_live_index(tmp_
     assert [g.name for g in layout.generations(index_dir)] == [live.name]
     assert _answers(index_dir) == before
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("kb-writer-")]
+
+
+def test_postings_read_straight_from_the_blocks_are_the_ones_whoosh_reads(tmp_path: Path) -> None:
+    """`blocks.read` (one read per term, from the extent the frequency table's pass kept) gives every
+    term's document numbers and frequencies exactly as Whoosh's matcher does, across blocks and parts."""
+    pages = _pages(tmp_path / "pages", 260)
+    index_dir = tmp_path / "index"
+    index_paths([pages], Settings(index_dir=index_dir, parse_workers=2), full=True)
+    ix = whoosh_index.open_dir(str(layout.current_generation(index_dir)))
+    terms = multi_block = 0
+    with ix.searcher() as s:
+        for sub, _ in s.subsearchers:
+            r = sub.reader()
+            for field in TEXT_FIELDS:
+                for tbytes, info in r.iter_field(field):
+                    m = raw_matcher(r, field, tbytes.decode("utf-8"))
+                    ids: list[int] = []
+                    weights: list[float] = []
+                    count = 0
+                    while m.is_active():  # Whoosh's own block decoding, as segments.py did before
+                        m._read_ids()
+                        m._read_weights()
+                        ids.extend(m._ids)
+                        weights.extend(m._weights)
+                        count += 1
+                        m._next_block()
+                    where = blocks.extent(info)
+                    assert where is not None
+                    got_ids, got_weights = blocks.read(r._terms._postfile, where)
+                    assert got_ids.tolist() == ids and got_weights.tolist() == weights, (field, tbytes)
+                    terms += 1
+                    multi_block += count > 1
+    assert terms > 100 and multi_block > 5

@@ -29,6 +29,7 @@ from whoosh.searching import Searcher
 
 from kb import text
 from kb.documents import Outline, from_record, outline
+from kb.engines.whoosh import blocks as w3blocks
 from kb.lru import LRU
 
 T = TypeVar("T")
@@ -93,6 +94,7 @@ class SegmentCaches:
         self._outlines: dict[str, tuple[Outline | None, ...]] = {}
         self._df: dict[str, dict[tuple[str, str], int]] = {}
         self._tables: dict[tuple[str, str], dict[str, int]] = {}  # (segment, field) -> term -> df
+        self._extents: dict[tuple[str, str], dict[str, w3blocks.Extent]] = {}  # ... -> where its postings are
         self.positions: LRU[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + p[0].nbytes + p[1].nbytes)
         self._warmed: set[str] = set()  # segments whose sections `warm_sections` has read
@@ -115,6 +117,7 @@ class SegmentCaches:
                 for gone in [k for k in list(table) if k not in keep]:
                     table.pop(gone, None)
             self._tables = {k: v for k, v in list(self._tables.items()) if k[0] in keep}
+            self._extents = {k: v for k, v in list(self._extents.items()) if k[0] in keep}
             self._warmed = self._warmed & keep
 
     def postings(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> Raw | None:
@@ -127,6 +130,9 @@ class SegmentCaches:
         if not self.holds(slot, sub, fieldname, term):
             return self.raw.put(key, EMPTY)
         r = sub.reader()
+        where = self._extents.get((slot.key, fieldname), {}).get(term)
+        if where is not None:  # the frequency table's pass noted where: one read, no term look-up or matcher
+            return self.raw.put(key, w3blocks.read(r._terms._postfile, where))
         m = raw_matcher(r, fieldname, term)
         if type(m) is not W3LeafMatcher:
             return None
@@ -177,8 +183,15 @@ class SegmentCaches:
         key = (slot.key, fieldname)
         table = self._tables.get(key)
         if table is None:
-            table = self._tables[key] = {t.decode("utf-8"): ti.doc_frequency()
-                                         for t, ti in sub.reader().iter_field(fieldname)}
+            table, where = {}, {}
+            for t, ti in sub.reader().iter_field(fieldname):
+                word = t.decode("utf-8")
+                table[word] = ti.doc_frequency()
+                found = w3blocks.extent(ti)
+                if found is not None:
+                    where[word] = found
+            self._extents[key] = where
+            self._tables[key] = table
         return table
 
     def word_positions(self, slot: Slot, sub: Searcher, fieldname: str, term: str

@@ -1,0 +1,71 @@
+"""A term's postings read straight from Whoosh's W3 block format: one read, no matcher.
+
+A first-seen search reads a few terms' postings in every segment. Through Whoosh that is a
+hash look-up in the term file (several small reads) and a matcher that seeks and reads each
+block's header, then its data: about as much time as the scoring. Here the extent of each
+term's postings (where they start, how long) is kept from the pass that reads a segment's
+frequency table anyway, and the postings are read in one call and decoded from memory.
+The format (whoosh-reloaded's `whoosh3.W3PostingsWriter`; the version is pinned):
+
+    b"\\0\\0\\0\\x03"  then blocks: int32 length (negative for the last block),
+    pickled (count, max id, max weight, compressed?, min length, max length),
+    then the data: a pickle, zlib-compressed when flagged, of
+    (delta-encoded ids, weights: None for all 1.0, one float for all alike, or a tuple, values).
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+
+_LENGTH = struct.Struct("!i")
+
+Extent = int  # offset << 32 | length, in the segment's postings file
+
+
+def extent(info: Any) -> Extent | None:
+    """Where a term's postings are, from its term info; None when they are inlined in it."""
+    if not isinstance(info, W3TermInfo) or info.is_inlined():
+        return None
+    offset, length = info.extent()
+    if isinstance(length, tuple):  # whoosh3's from_bytes keeps the length as unpack's 1-tuple
+        length = length[0]
+    return int(offset) << 32 | int(length) if 0 <= length < 1 << 32 else None
+
+
+def read(postfile: Any, where: Extent) -> tuple[np.ndarray, np.ndarray]:
+    """(document numbers, weights) of the postings at `where` in a segment's postings file."""
+    data = postfile.get(where >> 32, where & 0xFFFFFFFF)
+    if data[:4] != WHOOSH3_HEADER_MAGIC:
+        raise ValueError("not the start of a W3 postings list")
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    view = memoryview(data)
+    pos = 4
+    last = False
+    while not last:
+        (length,) = _LENGTH.unpack_from(data, pos)
+        pos += _LENGTH.size
+        last = length < 0
+        end = pos + abs(length)
+        stream = io.BytesIO(view[pos:end])
+        count, _maxid, _maxweight, compressed, _mn, _mx = pickle.load(stream)
+        body = view[pos + stream.tell():end]
+        mini_ids, mini_weights, _values = pickle.loads(zlib.decompress(body) if compressed else body)
+        ids.append(np.cumsum(np.asarray(mini_ids, np.int64)))
+        if mini_weights is None:
+            weights.append(np.ones(count, np.float64))
+        elif isinstance(mini_weights, float):
+            weights.append(np.full(count, mini_weights, np.float64))
+        else:
+            weights.append(np.asarray(mini_weights, np.float64))
+        pos = end
+    if len(ids) == 1:
+        return ids[0], weights[0]
+    return np.concatenate(ids), np.concatenate(weights)
