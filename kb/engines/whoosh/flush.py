@@ -1,6 +1,7 @@
-"""Whoosh's segment writer with a cheaper flush: field lengths read once per segment, not once per posting.
+"""Whoosh's segment writer, cheaper: text analysed by `kb.text` directly, field lengths read once a flush.
 
-When a segment is flushed, Whoosh asks the segment's just-written length column for the
+Text fields are indexed through the writer's own copy of the schema (`schema.indexing_schema`),
+and the table of contents is written with the index's schema as it was. When a segment is flushed, Whoosh asks the segment's just-written length column for the
 length of the document of every posting (to keep each block's shortest and longest), a seek
 and a read each time: a third of a rebuild's commit. `SegmentWriter` here reads each length
 column once into a list and answers from it; the postings written are the same bytes.
@@ -10,11 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from whoosh.fields import Schema
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
+
+from kb.engines.whoosh.schema import indexing_schema
 
 
 class SegmentWriter(WhooshSegmentWriter):  # type: ignore[misc]
-    """`whoosh.writing.SegmentWriter`, flushing with `Lengths`."""
+    """`whoosh.writing.SegmentWriter`, indexing text with `KbText` and flushing with `Lengths`."""
+
+    def __init__(self, ix: Any, **kwargs: Any) -> None:
+        super().__init__(ix, **kwargs)
+        toc: Schema = vars(self)["schema"]  # what Whoosh read from the table of contents
+        self._toc_schema = toc
+        self.schema = indexing_schema(toc)
+
+    def _commit_toc(self, segments: list[Any]) -> None:
+        self.schema = self._toc_schema  # the index keeps naming only Whoosh's field classes
+        super()._commit_toc(segments)
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()

@@ -10,6 +10,7 @@ keeps importable.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,12 +68,13 @@ TEXT_FIELDS = ("title", "heading", "body")
 
 
 class KbText(TEXT):  # type: ignore[misc]
-    """A TEXT field whose indexing reads `kb.text`'s terms straight off the text.
+    """A TEXT field whose indexing reads `kb.text`'s terms straight off the text (writers only).
 
     Whoosh indexes a text through a Token per word and generator layers (`unstopped`,
     `Positions.word_values`): 60% of a rebuild's writer time on light pages. This gives the
     same postings (term bytes, frequency, weight and encoded positions) from one cached look-up
-    per word. Indexes pickle this class's path: keep it importable.
+    per word. Only a writer's copy of the schema holds it (`indexing_schema`): an index's table of
+    contents names Whoosh's TEXT, so every kb version, older ones included, reads it.
     """
 
     def index(self, value: str, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
@@ -96,6 +98,19 @@ class KbText(TEXT):  # type: ignore[misc]
             yield t.encode("utf-8"), len(found), len(found) * boost, encode(found)
 
 
+def indexing_schema(schema: Schema) -> Schema:
+    """A writer's copy of an index's schema: its TEXT fields analysed by `KbTokenizer` index through
+    `KbText.index`; everything else is the same objects."""
+    fast = copy.copy(schema)
+    fast._fields = dict(schema._fields)
+    for name, field in schema._fields.items():
+        if type(field) is TEXT and isinstance(field.analyzer, KbTokenizer):
+            twin = copy.copy(field)
+            twin.__class__ = KbText
+            fast._fields[name] = twin
+    return fast
+
+
 def make_schema() -> Schema:
     """The schema of a kb index."""
     return Schema(
@@ -104,9 +119,9 @@ def make_schema() -> Schema:
         article_id=ID(stored=True),
         order=NUMERIC(stored=True),
         kind=ID(stored=True),
-        title=KbText(analyzer=ANALYZER, stored=True),
-        heading=KbText(analyzer=ANALYZER),  # the breadcrumb, FAQ questions included
-        body=KbText(analyzer=ANALYZER, stored=True),
+        title=TEXT(analyzer=ANALYZER, stored=True),
+        heading=TEXT(analyzer=ANALYZER),  # the breadcrumb, FAQ questions included
+        body=TEXT(analyzer=ANALYZER, stored=True),
         category=KEYWORD(commas=True, lowercase=True),
         tag=KEYWORD(commas=True, lowercase=True),
         meta=STORED(),  # display fields of the hit (dict)
