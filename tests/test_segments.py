@@ -43,6 +43,15 @@ def _upload(n: int) -> bytes:
 EXACT = Ranking(stats_drift=0.0)  # statistics renewed at every commit
 
 
+def _indexed_site(examples_dir: Path, tmp_path: Path) -> tuple[Path, Settings]:
+    """A copy of the example site, indexed by one writer: its folder and settings."""
+    site = tmp_path / "site"
+    shutil.copytree(examples_dir, site)
+    s = Settings(index_dir=tmp_path / "index", parse_workers=1)
+    index_paths([site], s)
+    return site, s
+
+
 def _edit(site: Path, s: Settings, ing: Ingestor, n: int) -> None:
     """One upload (a new small segment) and one edited page (its old sections deleted from the first segment)."""
     ing.put(_upload(n), url=f"https://site.example/note-{n}/", article_id=f"note-{n}")
@@ -53,10 +62,7 @@ def _edit(site: Path, s: Settings, ing: Ingestor, n: int) -> None:
 
 
 def test_a_reader_warm_across_commits_answers_as_a_fresh_one(examples_dir: Path, tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    shutil.copytree(examples_dir, site)
-    s = Settings(index_dir=tmp_path / "index", parse_workers=1)
-    index_paths([site], s)
+    site, s = _indexed_site(examples_dir, tmp_path)
     warm = KnowledgeBase.open(settings=s, ranking=EXACT)
     answers(warm)  # every cache filled for the first state
     ing = Ingestor(s)
@@ -76,10 +82,7 @@ def test_scores_keep_an_epoch_of_statistics_while_edits_stay_under_the_drift(exa
                                                                              tmp_path: Path) -> None:
     """Under edits, a warm reader keeps the statistics of an earlier state (bounded by `stats_drift`):
     what matches is always exact, scores lag by little, and a change past the bound renews them."""
-    site = tmp_path / "site"
-    shutil.copytree(examples_dir, site)
-    s = Settings(index_dir=tmp_path / "index", parse_workers=1)
-    index_paths([site], s)
+    site, s = _indexed_site(examples_dir, tmp_path)
     lagging = Ranking(stats_drift=0.05)  # the example site is small: 5% is a few sections
     warm = KnowledgeBase.open(settings=s, ranking=lagging)
     before = _scores(warm)
@@ -163,10 +166,7 @@ def test_outlines_kept_per_segment_are_every_live_section_in_order(examples_dir:
     sections' outlines in section order, as a full read of the stored sections gives them."""
     from kb.documents import outline
 
-    site = tmp_path / "site"
-    shutil.copytree(examples_dir, site)
-    s = Settings(index_dir=tmp_path / "index", parse_workers=1)
-    index_paths([site], s)
+    site, s = _indexed_site(examples_dir, tmp_path)
     kb = KnowledgeBase.open(settings=s)
     ing = Ingestor(s)
     for n in range(2):
@@ -195,10 +195,7 @@ def test_the_doc_table_joined_from_segment_parts_is_the_one_a_fresh_reader_build
     equals a fresh reader's, its facet codes count as the columns do, and the old URL is gone."""
     from kb.facets import DocTable
 
-    site = tmp_path / "site"
-    shutil.copytree(examples_dir, site)
-    s = Settings(index_dir=tmp_path / "index", parse_workers=1)
-    index_paths([site], s)
+    site, s = _indexed_site(examples_dir, tmp_path)
     warm = KnowledgeBase.open(settings=s)
     ing = Ingestor(s)
 

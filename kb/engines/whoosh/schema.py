@@ -82,16 +82,7 @@ class KbText(TEXT):  # type: ignore[misc]
         if not isinstance(value, str) or kwargs or type(self.format) is not Positions:
             yield from super().index(value, **kwargs)
             return
-        positions: dict[str, list[int]] = {}
-        term = text.term
-        for pos, raw in enumerate(text.WORD_RE.findall(value)):  # stop words keep their slot, as in KbTokenizer
-            t = term(raw)
-            if t is not None:
-                found = positions.get(t)
-                if found is None:
-                    positions[t] = [pos]
-                else:
-                    found.append(pos)
+        positions = text.term_positions(value)
         encode = self.format.encode
         boost = self.format.field_boost
         for t, found in positions.items():
