@@ -115,14 +115,17 @@ def test_text_fields_and_the_flush_write_the_postings_whoosh_writes(tmp_path: Pa
     records = [to_record(d) for d in documents(article, "k")]
 
     dumps = []
-    for writer_class, name in ((WhooshSegmentWriter, "whoosh"), (SegmentWriter, "kb")):
+    # "spilled": a pool over its memory limit writes sorted runs to disk, and the flush merges them
+    for writer_class, name, limitmb in ((WhooshSegmentWriter, "whoosh", 128), (SegmentWriter, "kb", 128),
+                                        (SegmentWriter, "spilled", 0)):
         folder = tmp_path / name
         folder.mkdir()
         ix = whoosh_index.create_in(str(folder), make_schema())
-        writer = writer_class(ix)
-        assert (type(writer.schema["body"]) is KbText) == (name == "kb")  # the fast path is the one taken
+        writer = writer_class(ix, limitmb=limitmb)
+        assert (type(writer.schema["body"]) is KbText) == (name != "whoosh")  # the fast path is the one taken
         for record in records:
             writer.add_document(**record)
+        assert (len(writer.pool.runs) > 10) == (name == "spilled")
         writer.commit()
         ix = whoosh_index.open_dir(str(folder))
         assert {type(ix.schema[f]) for f in TEXT_FIELDS} == {TEXT}  # what the table of contents names
@@ -131,7 +134,7 @@ def test_text_fields_and_the_flush_write_the_postings_whoosh_writes(tmp_path: Pa
                                    r.term_info(f, t).weight(), list(r.postings(f, t).items_as("positions")))
                           for f, t in r.all_terms() if f in TEXT_FIELDS})
             dumps[-1]["lengths"] = [[r.doc_field_length(n, f) for f in TEXT_FIELDS] for n in range(r.doc_count_all())]
-    assert dumps[0] == dumps[1]
+    assert dumps[0] == dumps[1] == dumps[2]
     assert len(dumps[0]) > 50
 
 
@@ -165,8 +168,9 @@ def test_a_writer_part_that_dies_fails_the_rebuild_and_keeps_the_live_index(tmp_
 
 
 def test_postings_read_straight_from_the_blocks_are_the_ones_whoosh_reads(tmp_path: Path) -> None:
-    """`blocks.read` (one read per term, from the extent the frequency table's pass kept) gives every
-    term's document numbers and frequencies exactly as Whoosh's matcher does, across blocks and parts."""
+    """`blocks.read` and `blocks.positions` (one read per term, from the extent the frequency table's
+    pass kept) give every term's document numbers, frequencies and word positions exactly as
+    Whoosh's matcher does, across blocks and parts."""
     pages = _pages(tmp_path / "pages", 260)
     index_dir = tmp_path / "index"
     index_paths([pages], Settings(index_dir=index_dir, parse_workers=2), full=True)
@@ -192,6 +196,13 @@ def test_postings_read_straight_from_the_blocks_are_the_ones_whoosh_reads(tmp_pa
                     assert where is not None
                     got_ids, got_weights = blocks.read(r._terms._postfile, where)
                     assert got_ids.tolist() == ids and got_weights.tolist() == weights, (field, tbytes)
+                    m = raw_matcher(r, field, tbytes.decode("utf-8"))
+                    positions = []
+                    while m.is_active():
+                        positions.append(list(m.value_as("positions")))
+                        m.next()
+                    offsets, flat = blocks.positions(r._terms._postfile, where)
+                    assert [flat[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:], strict=True)] == positions
                     terms += 1
                     multi_block += count > 1
     assert terms > 100 and multi_block > 5

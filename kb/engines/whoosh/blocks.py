@@ -1,4 +1,4 @@
-"""A term's postings read straight from Whoosh's W3 block format: one read, no matcher.
+"""A term's postings and positions read straight from Whoosh's W3 block format: one read, no matcher.
 
 A first-seen search reads a few terms' postings in every segment. Through Whoosh that is a
 hash look-up in the term file (several small reads) and a matcher that seeks and reads each
@@ -19,12 +19,14 @@ import io
 import pickle
 import struct
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 
 _LENGTH = struct.Struct("!i")
+_COUNT = 4  # the uint32 count of positions that starts a Positions value
 
 Extent = int  # offset << 32 | length, in the segment's postings file
 
@@ -39,13 +41,11 @@ def extent(info: Any) -> Extent | None:
     return int(offset) << 32 | int(length) if 0 <= length < 1 << 32 else None
 
 
-def read(postfile: Any, where: Extent) -> tuple[np.ndarray, np.ndarray]:
-    """(document numbers, weights) of the postings at `where` in a segment's postings file."""
+def _blocks(postfile: Any, where: Extent) -> Iterator[tuple[int, Any, Any, Any]]:
+    """Each block of the postings at `where`: (count, delta-encoded ids, weights, values)."""
     data = postfile.get(where >> 32, where & 0xFFFFFFFF)
     if data[:4] != WHOOSH3_HEADER_MAGIC:
         raise ValueError("not the start of a W3 postings list")
-    ids: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
     view = memoryview(data)
     pos = 4
     last = False
@@ -57,7 +57,15 @@ def read(postfile: Any, where: Extent) -> tuple[np.ndarray, np.ndarray]:
         stream = io.BytesIO(view[pos:end])
         count, _maxid, _maxweight, compressed, _mn, _mx = pickle.load(stream)
         body = view[pos + stream.tell():end]
-        mini_ids, mini_weights, _values = pickle.loads(zlib.decompress(body) if compressed else body)
+        yield count, *pickle.loads(zlib.decompress(body) if compressed else body)
+        pos = end
+
+
+def read(postfile: Any, where: Extent) -> tuple[np.ndarray, np.ndarray]:
+    """(document numbers, weights) of the postings at `where` in a segment's postings file."""
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for count, mini_ids, mini_weights, _values in _blocks(postfile, where):
         ids.append(np.cumsum(np.asarray(mini_ids, np.int64)))
         if mini_weights is None:
             weights.append(np.ones(count, np.float64))
@@ -65,7 +73,24 @@ def read(postfile: Any, where: Extent) -> tuple[np.ndarray, np.ndarray]:
             weights.append(np.full(count, mini_weights, np.float64))
         else:
             weights.append(np.asarray(mini_weights, np.float64))
-        pos = end
     if len(ids) == 1:
         return ids[0], weights[0]
     return np.concatenate(ids), np.concatenate(weights)
+
+
+def positions(postfile: Any, where: Extent) -> tuple[np.ndarray, np.ndarray]:
+    """The word positions of the postings at `where`, as int32 (offsets, flat): document i's are
+    `flat[offsets[i]:offsets[i + 1]]`. Each value is Whoosh's `Positions` encoding: a count, then
+    a pickled list of gaps (its final STOP byte sometimes left off)."""
+    gaps: list[int] = []
+    counts: list[int] = []
+    for _count, _ids, _weights, values in _blocks(postfile, where):
+        for v in values:
+            found = pickle.loads(v[_COUNT:] if v.endswith(b".") else v[_COUNT:] + b".")
+            gaps.extend(found)
+            counts.append(len(found))
+    ends = np.cumsum(counts, dtype=np.int64)
+    total = np.cumsum(np.asarray(gaps, np.int64))  # positions restart at each document: take off what came before
+    before = np.concatenate([np.zeros(1, np.int64), total[ends[:-1] - 1]]) if len(ends) else np.zeros(0, np.int64)
+    flat = total - np.repeat(before, counts)
+    return np.concatenate([np.zeros(1, np.int32), ends.astype(np.int32)]), flat.astype(np.int32)

@@ -293,7 +293,7 @@ def _term_distribution(s: Searcher, snap: Snapshot, docnum: int, r: Ranking) -> 
     """P(t|D) over a section's telling terms: no numbers, no one-letter stems, none in over
     `prf_max_df` of the sections (they say nothing about the topic)."""
     limit = r.prf_max_df * max(1, snap.epoch(s).n)
-    counts = {t: c for t, c in snap.section_terms(s, docnum)  # text.terms(title \n body), counted
+    counts = {t: c for t, c in zip(*snap.section_terms(s, docnum), strict=True)  # text.terms(title \n body)
               if len(t) > 1 and not t[0].isdigit()}
     kept = {t: c for t, c in counts.items() if snap.body_frequency(s, t) <= limit}
     n = sum(kept.values())

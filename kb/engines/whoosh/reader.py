@@ -98,7 +98,7 @@ class WhooshView:
         for d in docnums:
             i, local = snap.locate(d)
             out[d] = snap.segments.heading_keys(snap.slots[i], local,
-                                                lambda d=d: from_record(snap.stored_fields(self.s, d)))
+                                                lambda d=d: snap.stored_fields(self.s, d))
         return out
 
     def article_sections(self, article_id: str) -> list[StoredSection]:

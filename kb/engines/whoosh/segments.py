@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 RAW_BYTES = 64 << 20  # per process: terms' postings (ids and frequencies), 16 bytes a posting
 PSEUDO_BYTES = 48 << 20  # per process: terms' BM25F pseudo-frequencies per segment and epoch
+WordCounts = tuple[tuple[str, ...], tuple[int, ...]]  # a section's distinct words, and their counts
 STORED_BYTES = 24 << 20  # per process: recently read sections' stored fields, pickled
 TERMS_BYTES = 24 << 20  # per process: recently read sections' word counts (feedback reads them)
 POSITIONS_BYTES = 32 << 20  # per process: terms' word positions (the phrase bonus reads them)
@@ -86,7 +87,8 @@ class SegmentCaches:
         # (segment, term, epoch, shape, deleted count, offset) -> its BM25F part in a snapshot
         self.parts: LRU[tuple[object, ...], Raw] = LRU(PSEUDO_BYTES, lambda v: 100 + v[0].nbytes + v[1].nbytes)
         self.stored: LRU[tuple[str, int], bytes] = LRU(STORED_BYTES, lambda b: 50 + len(b))
-        self.terms: LRU[tuple[str, int], tuple[tuple[str, int], ...]] = LRU(TERMS_BYTES, lambda t: 100 + 60 * len(t))
+        # two flat tuples, not a pair per word: a quarter of the memory, so the warm-up holds 4x the sections
+        self.terms: LRU[tuple[str, int], WordCounts] = LRU(TERMS_BYTES, lambda t: 150 + 16 * len(t[0]))
         self._lengths: dict[tuple[str, str], np.ndarray] = {}
         self._docs: dict[str, object] = {}  # segment -> its part of the doc table
         # by segment first, so that forgetting a segment is one deletion, not a copy of every entry
@@ -204,6 +206,9 @@ class SegmentCaches:
             return found
         offsets, flat = array("i", [0]), array("i")
         r = sub.reader()
+        where = self._extents.get((slot.key, fieldname), {}).get(term)
+        if where is not None:  # as for `postings`: one read, no term look-up or matcher
+            return self.positions.put(key, w3blocks.positions(r._terms._postfile, where))
         if self.holds(slot, sub, fieldname, term):
             m = raw_matcher(r, fieldname, term)
             if type(m) is not W3LeafMatcher:
@@ -215,21 +220,29 @@ class SegmentCaches:
         return self.positions.put(key, (np.array(offsets, np.int32), np.array(flat, np.int32)))
 
     def warm_sections(self, slot: Slot, sub: Searcher) -> None:
-        """Read a segment's live sections once ahead, while the caches have room: their stored
-        fields and word counts are what a first-seen query's hits and feedback read."""
+        """Read a segment's live sections once ahead: their heading keys, and while the caches have
+        room their stored fields and word counts, which is what a first-seen query's exact-match
+        rule, hits and feedback read."""
         if slot.key in self._warmed:
             return
         self._warmed.add(slot.key)
         r = sub.reader()
         stored, terms = self.stored, self.terms
+        heads = self._heads.setdefault(slot.key, {})
+        room = True
         for local in range(slot.count):
-            if stored.used > WARM_SHARE * stored.budget or terms.used > WARM_SHARE * terms.budget:
-                return
-            if r.is_deleted(local) or stored.get((slot.key, local)) is not None:
+            if r.is_deleted(local) or local in heads:
                 continue
-            f = r.stored_fields(local)
-            stored.put((slot.key, local), pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
-            self.section_terms(slot, local, lambda f=f: f)
+            room = room and stored.used <= WARM_SHARE * stored.budget and terms.used <= WARM_SHARE * terms.budget
+            kept = stored.get((slot.key, local))
+            if kept is not None:
+                f = pickle.loads(kept)  # noqa: S301  (what this cache pickled itself)
+            else:
+                f = r.stored_fields(local)
+                if room:
+                    stored.put((slot.key, local), pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
+                    self.section_terms(slot, local, lambda f=f: f)
+            heads[local] = _heading_key(f)
 
     def lengths(self, slot: Slot, sub: Searcher, fieldname: str) -> np.ndarray:
         """Every document's length in a field as the scorer reads it, for one segment."""
@@ -259,22 +272,26 @@ class SegmentCaches:
         return found
 
     def heading_keys(self, slot: Slot, local: int, read: Any) -> tuple[str, str]:
-        """A section's heading and article title as exact-match keys (`read()` gives its StoredSection),
-        made once per segment."""
+        """A section's heading and article title as exact-match keys (`read()` gives its stored
+        fields), made once per segment."""
         known = self._heads.setdefault(slot.key, {})
         found = known.get(local)
         if found is None:
-            st = read()
-            found = known[local] = (text.normalize_phrase(st.heading), text.normalize_phrase(st.title))
+            found = known[local] = _heading_key(read())
         return found
 
-    def section_terms(self, slot: Slot, local: int, fields: Any) -> tuple[tuple[str, int], ...]:
-        """A section's title and body words with their counts, in first-seen order (`fields()`
+    def section_terms(self, slot: Slot, local: int, fields: Any) -> WordCounts:
+        """A section's title and body words and their counts, in first-seen order (`fields()`
         gives its stored fields when they have to be read)."""
         key = (slot.key, local)
         found = self.terms.get(key)
         if found is None:
             f = fields()
             counts = Counter(text.terms(f.get("title", "") + " \n " + f.get("body", "")))
-            found = self.terms.put(key, tuple(counts.items()))
+            found = self.terms.put(key, (tuple(counts), tuple(counts.values())))
         return found
+
+
+def _heading_key(fields: dict[str, Any]) -> tuple[str, str]:
+    """A section's heading and article title as `text.normalize_phrase` keys, from its stored fields."""
+    return text.normalize_phrase(fields["meta"]["heading"]), text.normalize_phrase(fields["title"])

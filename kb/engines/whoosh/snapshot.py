@@ -27,7 +27,7 @@ from whoosh.searching import Searcher
 
 from kb.engines.whoosh.doctable import Part, join, segment_docs
 from kb.engines.whoosh.epoch import Epoch, carry
-from kb.engines.whoosh.segments import SegmentCaches, Slot, slots
+from kb.engines.whoosh.segments import SegmentCaches, Slot, WordCounts, slots
 from kb.facets import DocTable
 from kb.lru import LRU
 
@@ -152,7 +152,7 @@ class Snapshot:
         self.segments.stored.put(key, pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
         return f
 
-    def section_terms(self, s: Searcher, docnum: int) -> tuple[tuple[str, int], ...]:
+    def section_terms(self, s: Searcher, docnum: int) -> WordCounts:
         """A section's title and body words with their counts, in first-seen order (cached per segment)."""
         i, local = self.locate(docnum)
         return self.segments.section_terms(self.slots[i], local, lambda: self.stored_fields(s, docnum))
