@@ -92,6 +92,21 @@ def test_a_segment_truncated_under_a_running_server_does_not_kill_it(writable_in
     assert set(statuses) <= {200, 503} and 503 in statuses and health == {503} and alive
 
 
+def test_healthz_reports_a_segment_truncated_under_a_running_server_before_any_search(writable_index: Path) -> None:
+    """Each worker compares the live segment files with the sizes they were opened at, so the damage
+    is reported without waiting for a search to read the damaged part (a new connection lands on
+    either worker: every answer must be 503)."""
+    with serving(writable_index, workers=2) as server:
+        before = {get(server.port, "/healthz")[0] for _ in range(4)}
+        truncate_live_segment(writable_index)
+        after = [get(server.port, "/healthz") for _ in range(6)]
+        alive = server.proc.poll() is None
+    assert before == {200} and alive
+    assert {status for status, _ in after} == {503}
+    assert all(h["error"]["code"] == "index_damaged" and "written as" in h["error"]["message"]  # type: ignore[index]
+               for _, h in after)
+
+
 def test_kb_check_finds_the_damage_and_rolls_back(two_generations: Path, pytestconfig: pytest.Config) -> None:
     assert kb_run("check", "--index", str(two_generations)).returncode == 0
     truncate_live_segment(two_generations)

@@ -34,7 +34,7 @@ from kb.engines.whoosh.check import check_generation
 from kb.engines.whoosh.rank import all_words, compile_plan, rank, weighting
 from kb.engines.whoosh.schema import TEXT_FIELDS
 from kb.engines.whoosh.segments import SegmentCaches
-from kb.engines.whoosh.snapshot import Snapshot, Stale
+from kb.engines.whoosh.snapshot import Snapshot, Stale, cut_short
 from kb.errors import IndexDamaged, IndexMissing, KbError
 from kb.facets import DocTable
 from kb.ranking import Ranking
@@ -158,8 +158,19 @@ class WhooshBackend:
 
     def damage(self) -> str | None:
         """Why the live generation cannot be read while an older state answers instead; None when the
-        live one answers."""
-        return self._damaged.get(layout.generation_token(self.index_dir))
+        live one answers. Besides what a search met, the live snapshot's segment files are checked
+        against the sizes they had when it opened (a few stat calls), so a file damaged under a
+        running server is reported before a search happens to read the damaged part."""
+        token = layout.generation_token(self.index_dir)
+        known = self._damaged.get(token)
+        snap = self._snap
+        if known is not None or snap is None or self._serves != token or snap.token in self._damaged:
+            return known
+        why = cut_short(snap)
+        if why is not None and layout.generation_token(self.index_dir) == token:  # not a commit landing meanwhile
+            self._damaged[token] = why
+            return why
+        return None
 
     @contextmanager
     def view(self) -> Iterator[WhooshView]:

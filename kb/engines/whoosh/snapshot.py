@@ -13,6 +13,8 @@ swap lands.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import os
 import pickle
 import threading
 from functools import partial
@@ -56,6 +58,9 @@ class Snapshot:
         # Read, not memory-mapped: a segment file truncated under a mapping kills the process with
         # SIGBUS, where a read raises an error the reader can answer (kb.engines.whoosh.reader).
         self.ix = FileStorage(str(path), supports_mmap=False, readonly=True).open_index()
+        # the segments' files as written: they never change (`cut_short`); files a writer is still
+        # writing into this folder belong to no committed segment and are left out
+        self.sizes = _segment_sizes(path, {seg.segment_id() + "." for seg in self.ix._segments()})
         self.weighting = weighting
         self._pool: list[Searcher] = []
         self.generation: int | None = None  # the Whoosh commit every pooled searcher reads
@@ -221,3 +226,24 @@ class Snapshot:
         for s in pool:
             s.close()
 
+
+
+def _segment_sizes(path: Path, prefixes: set[str]) -> dict[str, int]:
+    """The size of each file of the given segments (`MAIN_<id>.`) in a generation's folder."""
+    found = {}
+    for entry in os.scandir(path):
+        if entry.name[:entry.name.find(".") + 1] in prefixes:
+            with contextlib.suppress(FileNotFoundError):
+                found[entry.name] = entry.stat().st_size
+    return found
+
+
+def cut_short(snap: Snapshot) -> str | None:
+    """Why a snapshot's segment files are damaged when one is now shorter or longer than it was
+    when the snapshot opened (a segment is written once and never changed); None when none is.
+    A file gone is not counted: a commit's merge removes segments (its new state is a new snapshot)."""
+    now = _segment_sizes(snap.path, {name[:name.find(".") + 1] for name in snap.sizes})
+    for name, size in snap.sizes.items():
+        if name in now and now[name] != size:
+            return f"{snap.path.name} cannot be read ({name} is {now[name]:,} bytes, written as {size:,})"
+    return None
