@@ -132,7 +132,7 @@ class SegmentCaches:
         if not self.holds(slot, sub, fieldname, term):
             return self.raw.put(key, EMPTY)
         r = sub.reader()
-        where = self._extents.get((slot.key, fieldname), {}).get(term)
+        where = self._extent(slot, fieldname, term)
         if where is not None:  # the frequency table's pass noted where: one read, no term look-up or matcher
             return self.raw.put(key, w3blocks.read(r._terms._postfile, where))
         m = raw_matcher(r, fieldname, term)
@@ -147,6 +147,10 @@ class SegmentCaches:
         if not blocks:
             return self.raw.put(key, EMPTY)
         return self.raw.put(key, (np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])))
+
+    def _extent(self, slot: Slot, fieldname: str, term: str) -> w3blocks.Extent | None:
+        """Where a term's postings are in a segment's postings file, when its frequency table was read."""
+        return self._extents.get((slot.key, fieldname), {}).get(term)
 
     @staticmethod
     def small(slot: Slot) -> bool:
@@ -206,7 +210,7 @@ class SegmentCaches:
             return found
         offsets, flat = array("i", [0]), array("i")
         r = sub.reader()
-        where = self._extents.get((slot.key, fieldname), {}).get(term)
+        where = self._extent(slot, fieldname, term)
         if where is not None:  # as for `postings`: one read, no term look-up or matcher
             return self.positions.put(key, w3blocks.positions(r._terms._postfile, where))
         if self.holds(slot, sub, fieldname, term):

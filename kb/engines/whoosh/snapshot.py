@@ -227,7 +227,6 @@ class Snapshot:
             s.close()
 
 
-
 def _segment_sizes(path: Path, prefixes: set[str]) -> dict[str, int]:
     """The size of each file of the given segments (`MAIN_<id>.`) in a generation's folder."""
     found = {}
@@ -242,8 +241,11 @@ def cut_short(snap: Snapshot) -> str | None:
     """Why a snapshot's segment files are damaged when one is now shorter or longer than it was
     when the snapshot opened (a segment is written once and never changed); None when none is.
     A file gone is not counted: a commit's merge removes segments (its new state is a new snapshot)."""
-    now = _segment_sizes(snap.path, {name[:name.find(".") + 1] for name in snap.sizes})
     for name, size in snap.sizes.items():
-        if name in now and now[name] != size:
-            return f"{snap.path.name} cannot be read ({name} is {now[name]:,} bytes, written as {size:,})"
+        try:
+            now = os.stat(snap.path / name).st_size
+        except FileNotFoundError:
+            continue
+        if now != size:
+            return f"{snap.path.name} cannot be read ({name} is {now:,} bytes, written as {size:,})"
     return None
