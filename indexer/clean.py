@@ -2,7 +2,7 @@
 
 `REMOVE_RULES` lists the boilerplate of blogs and shops as CSS selectors, one group per
 comment; a site owner adds more with `Settings.remove_selectors`. `RELATED_RULES` finds
-the in-article "See also" boxes, whose links are kept as data and whose text is dropped.
+the in-article "See also" boxes, whose text is dropped and whose links `indexer.related` keeps.
 Two tags carry an exception instead of a rule: a `<header>` that holds a content heading
 (`<section><header><h2>…`) and a `<footer>` that attributes a quote or figure are kept.
 """
@@ -10,15 +10,12 @@ Two tags carry an exception instead of a rule: a `<header>` that holds a content
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from functools import lru_cache
 
-from bs4.element import NavigableString, PageElement, Tag
+from bs4.element import Tag
 
-from indexer.anchors import browser_url
-from indexer.element_text import NO_TEXT_TAGS
 from indexer.selectors import SelectorSet
 
 REMOVE_RULES: tuple[str, ...] = (
@@ -92,16 +89,6 @@ RELATED_RULES: tuple[str, ...] = (
 )  # fmt: skip
 
 # The label of a link box without a telling class: "See also: <a>…</a>".
-RELATED_LABEL = re.compile(
-    r"(?:see also|related(?: posts?| articles?| reading| content| stories| links)?|read also|"
-    r"also read|read more|further reading|you may also like|recommended(?: reading)?)"
-    r"\s*[:：»›>\-–—]*",
-    re.I,
-)
-LABEL_BOX_TAGS = frozenset({"p", "div", "section", "aside"})
-_LINK_LIST_TAGS = frozenset({"ul", "ol", "div", "p"})
-_MAX_LABEL = 40
-_MAX_BOX_EXTRA_CHARS = 40  # text beside the label and the links a link box may carry
 _CONTENT_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
 _KEEP_FOOTER_IN = frozenset({"blockquote", "figure"})
 _SITE_HEADER = re.compile(r"site|masthead|banner|top-?bar", re.I)
@@ -115,19 +102,6 @@ _CHROME_NAMES = re.compile(
 )
 # Readers' comments: never the article, however much of the page they fill.
 COMMENT_NAMES = re.compile(r"comment(?!ar)|disqus|respond", re.I)
-_SKIP_HREF = re.compile(r"\s*(?:#|javascript:|mailto:|tel:|data:)", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """A link found in a related box: its text and absolute URL."""
-
-    title: str
-    url: str
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.split())
 
 
 def class_text(el: Tag) -> str:
@@ -138,77 +112,12 @@ def class_text(el: Tag) -> str:
     return value if isinstance(value, str) else " ".join(value)
 
 
-def first_text(el: Tag, limit: int = 8) -> str:
-    """The first non-blank string inside `el`, stripped, looking at no more than `limit` nodes."""
-    stack: list[Iterator[PageElement]] = [iter(el.contents)]
-    while stack and limit > 0:
-        node = next(stack[-1], None)
-        if node is None:
-            stack.pop()
-            continue
-        limit -= 1
-        if type(node) is NavigableString:
-            if not node.isspace():
-                return node.strip()
-        elif isinstance(node, Tag) and node.name not in NO_TEXT_TAGS:
-            stack.append(iter(node.contents))
-    return ""
-
-
-def box_links(el: Tag, base_url: str) -> list[Link]:
-    """The links inside a related box, in order, without fragment-only and script links."""
-    out: list[Link] = []
-    for a in el.find_all("a", href=True):
-        href = a.get("href")
-        if not isinstance(href, str) or _SKIP_HREF.match(href):
-            continue
-        title = _norm(a.get_text(" "))
-        if not title or RELATED_LABEL.fullmatch(title):
-            continue
-        url = browser_url(href, base_url)
-        if url is None:
-            continue
-        out.append(Link(title, url))
-    return out
-
-
-def label_box_links(el: Tag, base_url: str) -> list[Link] | None:
-    """The links of a labelled box ("See also: …"), or None when `el` is not such a box."""
-    if el.name not in LABEL_BOX_TAGS:
-        return None
-    first = el.contents[0] if el.contents else None
-    if type(first) is NavigableString and not first.isspace():
-        if len(first) > _MAX_LABEL * 2:  # a paragraph, not a label: the common case, decided cheaply
-            return None
-        label = first.strip()
-    else:
-        label = first_text(el)
-    if not label or len(label) > _MAX_LABEL or RELATED_LABEL.fullmatch(label) is None:
-        return None
-    links = box_links(el, base_url)
-    if not links:
-        return None
-    extra = len(_norm(el.get_text(" "))) - len(label) - sum(len(x.title) + 1 for x in links)
-    return links if extra <= _MAX_BOX_EXTRA_CHARS else None
-
-
 def _is_site_header(el: Tag) -> bool:
     """A page's banner, as opposed to an article's or a section's own `<header>`."""
     if el.get("role") == "banner":
         return True
     names = f"{el.get('id') or ''} {class_text(el)}"
     return _SITE_HEADER.search(names) is not None
-
-
-def links_only(el: Tag, base_url: str) -> list[Link] | None:
-    """The links of an unlabelled list of links (after a "Related" heading), else None."""
-    if el.name not in _LINK_LIST_TAGS:
-        return None
-    links = box_links(el, base_url)
-    if not links:
-        return None
-    extra = len(_norm(el.get_text(" "))) - sum(len(x.title) + 1 for x in links)
-    return links if extra <= _MAX_BOX_EXTRA_CHARS else None
 
 
 class Cleaner:

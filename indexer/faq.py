@@ -9,6 +9,7 @@ section splitter decides when to ask them (inside an FAQ section or FAQ markup).
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from bs4.element import NavigableString, Tag
 
@@ -105,6 +106,26 @@ def leading_question(el: Tag) -> tuple[str, Tag] | None:
                 return q, child
         return None
     return None
+
+
+class DetailsQuestion(NamedTuple):
+    """A `<details>` element's question: its summary's text, the anchor to link to, the summary."""
+
+    question: str
+    element_id: str
+    summary: Tag
+
+
+def details_question(el: Tag) -> DetailsQuestion | None:
+    """The question a `<details>` element asks in its `<summary>`, or None without one."""
+    summary = el.find("summary")
+    if summary is None:
+        return None
+    text = element_text(summary)
+    if not text:
+        return None
+    element_id = el.get("id") or summary.get("id") or ""
+    return DetailsQuestion(text, element_id if isinstance(element_id, str) else "", summary)
 
 
 def is_qa_list(el: Tag, *, strict: bool) -> bool:

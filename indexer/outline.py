@@ -1,5 +1,6 @@
 """Parse stage, outline: sections being filled, then finished into `kb.models.Section`s.
 
+While the walk (`indexer.sections`) runs, an `Outline` holds the drafts it has opened.
 Rules chosen here:
 - the lead (text before the first heading) has kind "lead", the article title as heading,
   breadcrumb (), anchor "lead" and the page URL as deep link; without text it is dropped;
@@ -38,6 +39,54 @@ class Draft:
         if self.blocks:
             return tuple(b.done() for b in self.blocks)
         return tuple(Block("paragraph", (line,)) for line in self.lines)
+
+
+class Outline:
+    """The drafts opened so far while walking: the lead, the open headings and the open FAQ entry."""
+
+    def __init__(self, title: str) -> None:
+        self.lead = Draft(title, (), "lead", 0, "", False)
+        self.drafts = [self.lead]
+        self.stack: list[Draft] = []  # open heading sections, outermost first
+        self.current = self.lead  # receives lines
+        self.faq_owner: object = None  # the element whose end closes the open FAQ entry
+        self.faq_open = False
+        self.sections: list[list[str]] = []  # enclosing <section>s: [id, "used" once a heading took it]
+
+    def section_id(self) -> str:
+        """The id of the innermost enclosing `<section>`s that no heading has used yet."""
+        for entry in reversed(self.sections):
+            if entry[1]:
+                return ""
+            entry[1] = "used"
+            if entry[0]:
+                return entry[0]
+        return ""
+
+    def parent_at(self, level: int) -> Draft | None:
+        """Close the open sections a heading of `level` ends; the one it nests in, if any."""
+        stack = self.stack
+        while stack and stack[-1].level >= level:
+            stack.pop()
+        return stack[-1] if stack else None
+
+    def open_section(self, d: Draft) -> None:
+        """A heading's section opens (after `parent_at`): lines go to it."""
+        self.drafts.append(d)
+        self.stack.append(d)
+        self.current = d
+
+    def open_faq(self, question: str, element_id: str, owner: object) -> None:
+        """An FAQ entry opens; a question met inside another question's section is its sibling."""
+        base = next((d for d in reversed(self.stack) if d.kind != "faq"), self.lead)
+        d = Draft(question, (*base.crumb, question), "faq", 99, element_id, True)
+        self.drafts.append(d)
+        self.current, self.faq_owner, self.faq_open = d, owner, True
+
+    def close_faq(self) -> None:
+        """The open FAQ entry ends: lines go back to the innermost open section."""
+        self.current = self.stack[-1] if self.stack else self.lead
+        self.faq_owner, self.faq_open = None, False
 
 
 def merge_linked_faq(drafts: list[Draft], pairs: tuple[tuple[str, str], ...]) -> None:

@@ -13,45 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from bs4.element import NavigableString, PageElement, Tag
 
 from indexer import faq
-from indexer.clean import LABEL_BOX_TAGS, RELATED_LABEL, Cleaner, Link, box_links, label_box_links, links_only
-from indexer.element_text import BLOCK_TAGS, INVISIBLE, NO_TEXT_TAGS, element_text
+from indexer.anchors import heading_id, same_site
+from indexer.clean import Cleaner
+from indexer.element_text import BLOCK_TAGS, NO_TEXT_TAGS, element_text
 from indexer.lines import add_line, is_chrome_line
-from indexer.outline import Draft, finish, merge_linked_faq
+from indexer.outline import Draft, Outline, finish, merge_linked_faq
+from indexer.related import LABEL_BOX_TAGS, Link, Related
+from indexer.textflow import TextFlow
 from kb.models import BlockKind, Section
 
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_ANCHOR_CHILDREN = frozenset({"a", "span"})
 _EXCEPTIONS = frozenset({"header", "footer"})  # removal rules that `Cleaner.removes` may overrule
 _LISTS = frozenset({"ul", "ol", "dl"})
 
 SKIP = -1  # `enter`'s answer for a subtree not to walk
 # What leaving an element must undo (bits of `enter`'s answer).
 _F_BLOCK, _F_ROW, _F_PRE, _F_FAQ, _F_QA, _F_SECTION, _F_LINK, _F_LIST, _F_TABLE = (1 << n for n in range(9))
-
-
-def _heading_id(h: Tag) -> str:
-    """The heading's own id, an `<a id/name>`/`<span id>` inside it, or an empty anchor just before it."""
-    own = h.get("id")
-    if isinstance(own, str) and own.strip():
-        return own.strip()
-    for child in h.children:
-        if isinstance(child, Tag) and child.name in _ANCHOR_CHILDREN:
-            value = child.get("id") or (child.get("name") if child.name == "a" else None)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-    prev = h.previous_sibling
-    while type(prev) is NavigableString and prev.isspace():
-        prev = prev.previous_sibling
-    if isinstance(prev, Tag) and prev.name == "a" and not prev.get_text().strip():
-        value = prev.get("id") or prev.get("name")
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
 
 
 class _Walker:
@@ -76,95 +57,37 @@ class _Walker:
         self.is_related, self.removed = cleaner.matchers()  # bound once: called for every element
         self.skip = skip  # id()s of elements not to enter
         self.spare = spare  # id()s of elements no rule removes: they hold most of the page's text
-        self.lead = Draft(title, (), "lead", 0, "", False)
-        self.drafts = [self.lead]
-        self.stack: list[Draft] = []  # open heading sections, outermost first
-        self.current = self.lead  # receives lines
-        self.faq_owner: Tag | None = None  # leaving it ends the open FAQ entry
-        self.faq_open = False
-        self.line: list[str] = []
-        self.line_links = 0  # characters of the current line inside links
-        self.links_open = 0
+        self.outline = Outline(title)
+        self.flow = TextFlow(self.emit)
+        self.flush = self.flow.flush
         self.structure: list[tuple[BlockKind, int]] = []  # open lists and tables, innermost last
-        self.frag = self.line  # where text goes: the line, or the current table cell
-        self.cells: list[list[str]] | None = None
-        self.pre = 0
         self.faq_marks = 0  # depth inside elements whose class/id says "faq"
         self.qa_lists = 0
-        self.sections: list[list[str]] = []  # enclosing <section>s: [id, "used" once a heading took it]
-        self.related: dict[str, Link] = {}
+        self.related = Related(url)
 
     # -- text -------------------------------------------------------------------------
-    def flush(self) -> None:
-        if self.cells is not None:
-            self.frag.append(" ")
-            return
-        if not self.line:
-            return
-        text = " ".join(INVISIBLE.sub("", "".join(self.line)).split())
-        links, self.line_links = self.line_links, 0
-        self.line.clear()
-        if text:
-            self.emit(text, links)
-
     def emit(self, text: str, links: int, row: tuple[str, ...] = ()) -> None:
         """Keep one finished line (a paragraph line, a list item, a table row) unless it is chrome."""
         if is_chrome_line(text, links):
             return
-        if self.current.kind == "faq" and not self.current.lines and self.faq_open:
+        outline = self.outline
+        current = outline.current
+        if current.kind == "faq" and not current.lines and outline.faq_open:
             text = faq.strip_answer_prefix(text)
-        self.current.lines.append(text)
+        current.lines.append(text)
         kind, owner = self.structure[-1] if self.structure else ("paragraph", 0)
-        add_line(self.current.blocks, text, "table" if row else kind, owner, row)
-
-    def text(self, s: str) -> None:
-        if self.pre and "\n" in s:
-            *done, rest = s.split("\n")
-            for part in done:
-                self.frag.append(part)
-                self.flush()
-            self.frag.append(rest)
-        else:
-            self.frag.append(s)
-
-    def end_row(self) -> None:
-        cells, self.cells, self.frag = self.cells or [], None, self.line
-        parts = tuple(t for t in (" ".join("".join(c).split()) for c in cells) if t)
-        links, self.line_links = self.line_links, 0
-        if parts:
-            self.emit(" | ".join(parts), links, parts)
+        add_line(current.blocks, text, "table" if row else kind, owner, row)
 
     # -- sections ---------------------------------------------------------------------
-    @property
-    def section(self) -> Draft:
-        return self.stack[-1] if self.stack else self.lead
-
-    def in_faq(self) -> bool:
-        return self.faq_marks > 0 or self.qa_lists > 0 or self.current.faq_zone
-
     def open_faq(self, question: str, element_id: str, owner: Tag | None) -> None:
         self.close_faq()
         self.flush()
-        # A question met inside another question's section is its sibling, not its child.
-        base = next((d for d in reversed(self.stack) if d.kind != "faq"), self.lead)
-        d = Draft(question, (*base.crumb, question), "faq", 99, element_id, True)
-        self.drafts.append(d)
-        self.current, self.faq_owner, self.faq_open = d, owner, True
+        self.outline.open_faq(question, element_id, owner)
 
     def close_faq(self) -> None:
-        if self.faq_open:
+        if self.outline.faq_open:
             self.flush()
-            self.current, self.faq_owner, self.faq_open = self.section, None, False
-
-    def section_id(self) -> str:
-        """The id of the innermost enclosing `<section>`s that no heading has used yet."""
-        for entry in reversed(self.sections):
-            if entry[1]:
-                return ""
-            entry[1] = "used"
-            if entry[0]:
-                return entry[0]
-        return ""
+            self.outline.close_faq()
 
     def heading(self, node: Tag) -> None:
         level = int(node.name[1])
@@ -174,43 +97,29 @@ class _Walker:
         if level == 1 and text.casefold() == self.title.casefold():
             self.title_reached()
             return
-        if self.cells is not None or level not in self.levels:
-            self.flush()
-            self.frag.append(text)
-            self.flush()
+        if self.flow.cells is not None or level not in self.levels:
+            self.flow.own_line(text)
             return
-        if RELATED_LABEL.fullmatch(text):
-            sibling = node.find_next_sibling()
-            links = links_only(sibling, self.url) if sibling is not None else None
-            if sibling is not None and links:
-                self.add_related(links)
-                self.skip.add(id(sibling))
-                return
+        if (links_list := self.related.take_after_label(node, text)) is not None:
+            self.skip.add(id(links_list))
+            return
         self.close_faq()
         self.flush()
-        element_id = _heading_id(node) or self.section_id()
-        while self.stack and self.stack[-1].level >= level:
-            self.stack.pop()
-        parent = self.stack[-1] if self.stack else None
+        element_id = heading_id(node) or self.outline.section_id()
+        parent = self.outline.parent_at(level)
         titled = faq.is_faq_title(text)
         question = not titled and (
             (parent is not None and parent.faq_zone) or self.faq_marks > 0 or faq.has_question_mark(node)
         )
         d = Draft(text, (*(parent.crumb if parent else ()), text), "faq" if question else "section",
                   level, element_id, titled or question)  # fmt: skip
-        self.drafts.append(d)
-        self.stack.append(d)
-        self.current = d
+        self.outline.open_section(d)
 
     def title_reached(self) -> None:
         """Text before the title inside the container is a kicker, breadcrumb or date: drop it."""
-        if self.current is self.lead:
-            self.line.clear()
-            self.lead.lines.clear()
-
-    def add_related(self, links: list[Link]) -> None:
-        for link in links:
-            self.related.setdefault(link.url, link)
+        if self.outline.current is self.outline.lead:
+            self.flow.drop_line()
+            self.outline.lead.lines.clear()
 
     # -- the walk ---------------------------------------------------------------------
     def enter(self, node: Tag) -> int:
@@ -229,14 +138,6 @@ class _Walker:
             return SKIP
         return flags | self.enter_structure(node, name)
 
-    def internal_link(self, node: Tag) -> bool:
-        """Whether a link stays on this site (relative, or to the page's own host)."""
-        href = node.get("href")
-        if not isinstance(href, str):
-            return True
-        host = urlsplit(href.strip()).netloc.lower()
-        return not host or host == self.host
-
     def dropped(self, node: Tag, name: str) -> bool:
         """Whether the element is not text: no-text tags, removals, related boxes, the title."""
         if name in NO_TEXT_TAGS or id(node) in self.skip:
@@ -246,10 +147,9 @@ class _Walker:
             return True
         spared = id(node) in self.spare
         if node.attrs and not spared and self.is_related(node):
-            self.add_related(box_links(node, self.url))
+            self.related.take_box(node)
             return True
-        if name in LABEL_BOX_TAGS and (links := label_box_links(node, self.url)) is not None:
-            self.add_related(links)
+        if name in LABEL_BOX_TAGS and self.related.take_labelled(node):
             return True
         return (not spared and self.removed(node)
                 and (name not in _EXCEPTIONS or self.cleaner.removes(node)))  # fmt: skip
@@ -261,12 +161,13 @@ class _Walker:
         if marked:
             self.faq_marks += 1
             flags |= _F_FAQ
+        in_faq = bool(self.faq_marks or self.qa_lists or self.outline.current.faq_zone)
         if name == "details":
             self.open_details(node)
-        elif name in ("ul", "ol") and faq.is_qa_list(node, strict=not self.in_faq()):
+        elif name in ("ul", "ol") and faq.is_qa_list(node, strict=not in_faq):
             self.qa_lists += 1
             flags |= _F_QA
-        elif self.faq_marks or self.qa_lists or self.current.faq_zone:  # in_faq(), inlined: hot path
+        elif in_faq:
             question = faq.question_of(node, in_list=self.qa_lists > 0)
             if question is not None:
                 if marked:  # the subtree is skipped, so leave() will not undo the mark
@@ -281,37 +182,32 @@ class _Walker:
         return flags
 
     def open_details(self, node: Tag) -> None:
-        summary = node.find("summary")
-        summary_text = element_text(summary) if summary is not None else ""
-        if summary_text:
-            element_id = node.get("id") or (summary.get("id") if summary is not None else "") or ""
-            self.open_faq(summary_text, element_id if isinstance(element_id, str) else "", node)
-            self.skip.add(id(summary))
+        found = faq.details_question(node)
+        if found is not None:
+            self.open_faq(found.question, found.element_id, node)
+            self.skip.add(id(found.summary))
 
     def enter_structure(self, node: Tag, name: str) -> int:
         """Rows and cells, `<pre>`, `<section>` ids, lists, tables, links and blocks."""
+        flow = self.flow
         if name == "a":
-            if self.internal_link(node):  # a link out (a source, a citation) reads as prose
-                self.links_open += 1
+            if same_site(node.get("href"), self.host):  # a link out (a source, a citation) reads as prose
+                flow.links_open += 1
                 return _F_LINK
             return 0
-        if name == "tr" and self.cells is None:
-            self.flush()
-            self.cells = []
-            self.frag = []  # stray text between cells
+        if name == "tr" and flow.cells is None:
+            flow.start_row()
             return _F_ROW
-        if name in ("td", "th") and self.cells is not None:
-            cell: list[str] = []
-            self.cells.append(cell)
-            self.frag = cell
+        if name in ("td", "th") and flow.cells is not None:
+            flow.start_cell()
             return 0
         flags = 0
         if name == "pre":
-            self.pre += 1
+            flow.pre += 1
             flags |= _F_PRE
         elif name == "section":
             ident = node.get("id")
-            self.sections.append([ident if isinstance(ident, str) else "", ""])
+            self.outline.sections.append([ident if isinstance(ident, str) else "", ""])
             flags |= _F_SECTION
         elif name in _LISTS or name == "table":
             self.flush()
@@ -324,36 +220,32 @@ class _Walker:
 
     def leave(self, node: Tag, flags: int) -> None:
         if flags & _F_LINK:
-            self.links_open -= 1
+            self.flow.links_open -= 1
             return
         if flags & _F_ROW:
-            self.end_row()
+            self.flow.end_row()
         elif flags & _F_BLOCK:
             self.flush()
         if flags & _F_PRE:
-            self.pre -= 1
+            self.flow.pre -= 1
         if flags & _F_FAQ:
             self.faq_marks -= 1
         if flags & _F_QA:
             self.qa_lists -= 1
         if flags & _F_SECTION:
-            self.sections.pop()
+            self.outline.sections.pop()
         if flags & (_F_LIST | _F_TABLE):
             self.structure.pop()
-        if node is self.faq_owner:
+        if node is self.outline.faq_owner:
             self.close_faq()
 
     def run(self, root: Tag) -> None:
         stack: list[PageElement | tuple[Tag, int]] = list(reversed(root.contents))
+        add = self.flow.add
         while stack:
             node = stack.pop()
             if type(node) is NavigableString:
-                if self.pre:
-                    self.text(node)
-                elif self.frag or not node.isspace():  # leading blanks of a line do not matter
-                    self.frag.append(node)
-                    if self.links_open:
-                        self.line_links += len(node) - node.count(" ")
+                add(node)
             elif type(node) is Tag:
                 flags = self.enter(node)
                 if flags != SKIP:
@@ -361,9 +253,7 @@ class _Walker:
                     stack.extend(reversed(node.contents))
             elif isinstance(node, tuple):
                 self.leave(*node)
-        if self.cells is not None:
-            self.end_row()
-        self.flush()
+        self.flow.end()
 
     def finish(self) -> None:
         self.close_faq()
@@ -400,5 +290,6 @@ def split_sections(
     for root in roots:
         walker.run(root)
     walker.finish()
-    merge_linked_faq(walker.drafts, linked_faq)
-    return Split(finish(walker.drafts, url, page_ids), tuple(walker.related.values()))
+    drafts = walker.outline.drafts
+    merge_linked_faq(drafts, linked_faq)
+    return Split(finish(drafts, url, page_ids), walker.related.links())
