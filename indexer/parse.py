@@ -8,9 +8,11 @@ never leave the `indexer` parse modules; callers only see `kb.models` types.
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import replace
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
 
 from indexer.anchors import site_url
 from indexer.clean import cleaner_for, in_page_chrome
@@ -24,6 +26,10 @@ from kb.errors import BadInput
 from kb.models import Article, RelatedLink
 
 __all__ = ["decode_html", "parse_article"]
+
+# An XHTML page starts with an XML declaration and is still HTML: browsers parse it as HTML, and so do
+# we on purpose. Only this module's own parse is spared the warning, which readers cannot act on.
+warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning, module=re.escape(__name__) + r"\Z")
 
 def _candidate_container(page: PageScan, measured: Measure, dense: Tag | None, spare: set[int]) -> Tag | None:
     """The most specific semantic container that holds the article's text, if one does.

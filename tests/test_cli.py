@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import orjson
@@ -12,6 +13,7 @@ from indexer.lock import WriterLock
 from kb.cli import cli
 
 from support.htmlpages import page, write
+from support.processes import child_env, kb_command
 
 ROOT = Path(__file__).resolve().parents[1]
 NFCORPUS = ROOT.parent / "shared" / "data" / "nfcorpus"
@@ -145,3 +147,28 @@ def test_eval_without_a_corpus_says_how_to_give_one(tmp_path: Path) -> None:
     (data / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tb\t2\n")
     code, out = run("eval", str(data))
     assert code == 2 and "--corpus" in out
+
+
+def test_an_xhtml_page_with_an_xml_declaration_indexes_without_a_parser_warning(tmp_path: Path) -> None:
+    """XHTML served as HTML is HTML to a browser and to kb: no BeautifulSoup warning reaches the user."""
+    folder = tmp_path / "xhtml"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"p{i}.html").write_bytes(
+            b'<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+            b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.1//EN" "http://www.w3.org/TR/xhtml11/DTD/xhtml11.dtd">\n'
+            b'<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en"><head><title>Caf\xe9 dosing %d</title></head>'
+            b"<body><article><h1>Caf\xe9 dosing %d</h1><p>Take one tablet of baclofen with food, twice a day.</p>"
+            b"<h2>Side effects</h2><p>Drowsiness is the most common side effect of baclofen.</p></article></body>"
+            % (i, i)
+        )
+    done = subprocess.run([*kb_command(), "index", str(folder), "--index", str(tmp_path / "ix")],
+                          capture_output=True, text=True, env=child_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "added 3" in done.stdout
+    assert "Warning" not in done.stderr and "XML" not in done.stderr, done.stderr
+    found = subprocess.run([*kb_command(), "search", "drowsiness", "--index", str(tmp_path / "ix"), "--json"],
+                           capture_output=True, text=True, env=child_env(), timeout=60)
+    hits = orjson.loads(found.stdout)["hits"]
+    assert [h["heading"] for h in hits] == ["Side effects"] * 3
+    assert {h["title"] for h in hits} == {f"Café dosing {i}" for i in range(3)}
