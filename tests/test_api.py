@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, Response, request
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -256,6 +256,28 @@ def test_json_gets_an_etag_and_a_304_until_the_index_changes(admin: FlaskClient)
     after = admin.get("/api/search?q=quinine", headers={"If-None-Match": etag})
     assert after.status_code == 200 and after.headers["ETag"] != etag
     assert after.get_json()["total"] > 0
+
+
+def test_a_commit_landing_while_a_search_runs_never_earns_a_stale_304(writable_index: Path,
+                                                                        examples_dir: Path) -> None:
+    """The ETag is the state's before the search ran: a commit that lands after the search read the
+    index, but before the response left, makes the next conditional request a 200, not a 304."""
+    settings = Settings(index_dir=writable_index, admin_token=TOKEN, articles_dir=examples_dir, parse_workers=1)
+    ingestor = Ingestor(settings)
+    app = create_app(settings, ingestor=ingestor)
+    landed: list[str] = []
+
+    @app.after_request
+    def commit_meanwhile(resp: Response) -> Response:  # runs before the caching hooks tag the response
+        if not landed and request.path == "/api/search":
+            landed.append(ingestor.put(NEW_PAGE.encode() if isinstance(NEW_PAGE, str) else NEW_PAGE).article_id)
+        return resp
+
+    with app.test_client() as c:
+        first = c.get("/api/search?q=quinine")
+        assert landed and first.get_json()["total"] == 0  # answered from the state before the page landed
+        again = c.get("/api/search?q=quinine", headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 200 and again.get_json()["total"] > 0
 
 
 def test_cors_is_off_by_default(client: FlaskClient) -> None:

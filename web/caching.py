@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from kb.config import Settings
 from kb.errors import KbError
@@ -66,7 +66,17 @@ class ETags:
             return None
 
     def index_tag(self) -> str | None:
-        """The weak ETag of this request when its answer depends only on the index, else None."""
+        """The weak ETag of this request when its answer depends only on the index, else None.
+
+        Worked out once per request, before the view runs, and kept for the response: the answer
+        comes from that state of the index or a later one, so a commit landing mid-request can
+        only make a client ask again, never give it a 304 for an answer it does not hold."""
+        if "kb_index_tag" not in g:
+            g.kb_index_tag = self._index_tag()
+        tag: str | None = g.kb_index_tag
+        return tag
+
+    def _index_tag(self) -> str | None:
         if request.method not in ("GET", "HEAD") or request.endpoint not in INDEX_BOUND:
             return None
         token = self.token()
