@@ -9,16 +9,16 @@ categories, tags, dates, description and language.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
 from indexer.anchors import browser_url
+from indexer.article_ids import article_id_for
 from indexer.clean import class_text, in_page_chrome
 from indexer.element_text import element_text, norm
 from indexer.jsonld import LinkedData, read_linked_data
@@ -39,7 +39,6 @@ _ISO_DATE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
 )
 _HEADLINE_CLASS = re.compile(r"title|headline", re.I)
-_ID_SEGMENT = re.compile(r"[^a-z0-9._-]+")
 
 
 @dataclass
@@ -169,36 +168,6 @@ def iso_date(value: str) -> str | None:
     except ValueError:
         return None
     return v if len(v) == 10 or "T" in v else parsed.isoformat()
-
-
-def _segment(seg: str) -> str:
-    ascii_seg = unicodedata.normalize("NFKD", seg).encode("ascii", "ignore").decode()
-    slug = _ID_SEGMENT.sub("-", ascii_seg.lower()).strip("-")
-    if not slug and seg.strip():  # a non-Latin path segment: keep it, percent-encoded
-        slug = _ID_SEGMENT.sub("", quote(seg, safe="").lower().replace("%", ""))
-    return "" if set(slug) <= {"."} else slug
-
-
-def clean_id(path: str) -> str:
-    """A path as an article id: lowercase [a-z0-9._/-], no empty, "." or ".." segments."""
-    return "/".join(s for s in (_segment(p) for p in path.replace("\\", "/").split("/")) if s)
-
-
-def article_id_for(url: str, source: str) -> str:
-    """The stable article id: the canonical URL's path (else host), else the source path."""
-    if url:
-        parts = urlsplit(url)
-        found = (
-            clean_id(unquote(parts.path)) or clean_id(unquote(parts.query)) or clean_id(parts.hostname or "")
-        )
-        if found:
-            return _unreserved(found)
-    return _unreserved(clean_id(re.sub(r"\.html?$", "", source.strip(), flags=re.I)) or "article")
-
-
-def _unreserved(article_id: str) -> str:
-    """Keep ids off the API's own routes: `…/related` would read as the related-articles endpoint."""
-    return article_id + "-page" if article_id == "related" or article_id.endswith("/related") else article_id
 
 
 def _dedupe(values: list[str]) -> tuple[str, ...]:

@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from kb.config import Settings
 from kb.engines.typesense import client as tc
 from kb.engines.typesense import scoring
+from kb.engines.typesense.generation import Generation
 from kb.engines.typesense.meta import LAYOUT
 from kb.engines.typesense.replicas import Replicas
-from kb.engines.typesense.view import Generation, TypesenseView
+from kb.engines.typesense.view import TypesenseView
 from kb.errors import BackendUnavailable, IndexMissing
 from kb.ranking import Ranking
 

@@ -14,7 +14,6 @@ ranks them with the Whoosh path's BM25F.
 from __future__ import annotations
 
 import pickle
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
@@ -24,7 +23,8 @@ from kb.documents import Outline, StoredSection, outline
 from kb.engines.base import Plan, Ranked
 from kb.engines.typesense import client as tc
 from kb.engines.typesense import scoring, tables
-from kb.engines.typesense.meta import GRACE_S, LiveState, read_vocabulary
+from kb.engines.typesense.generation import Generation
+from kb.engines.typesense.meta import GRACE_S, read_vocabulary
 from kb.engines.typesense.query import COUNTING, MAX_PAGE, candidate_searches, facets, search_params
 from kb.engines.typesense.replicas import Replicas
 from kb.errors import IndexMissing
@@ -47,20 +47,6 @@ class Source(Protocol):
 
     def prefer(self, url: str) -> None:
         """Read from this node from now on."""
-
-
-class Generation:
-    """Per-generation tables shared by every view of one live state; `base` is the generation read
-    before it, whose tables it can carry over (until its own are built)."""
-
-    def __init__(self, state: LiveState, base: Generation | None = None) -> None:
-        self.state = state
-        self.collection = state.collection
-        self.token = state.token
-        self.memos: dict[str, Any] = {}
-        self.tables_lock = threading.Lock()
-        self.base = base if base is not None and base.collection == state.collection else None
-        self.seen = time.monotonic()  # when a node last said this is the live generation
 
 
 class TypesenseView:
