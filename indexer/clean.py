@@ -96,12 +96,12 @@ _PAGE_HEADER = re.compile(r"(?:entry|post|article|page|site)[-_]?header|masthead
 _CHROME_TAGS = frozenset({"aside", "nav"})
 _CHROME_ROLES = frozenset({"complementary", "navigation", "banner", "contentinfo", "search"})
 _CHROME_NAMES = re.compile(
-    r"sidebar|widget-area|comment(?!ar)|related|recent-posts|popular|site-footer|colophon|site-header|"
+    r"sidebar|widget-area|comment(?!ar(?:y|ies))|related|recent-posts|popular|site-footer|colophon|site-header|"
     r"masthead|breadcrumb|cookie|newsletter",
     re.I,
 )
 # Readers' comments: never the article, however much of the page they fill.
-COMMENT_NAMES = re.compile(r"comment(?!ar)|disqus|respond", re.I)
+COMMENT_NAMES = re.compile(r"comment(?!ar(?:y|ies))|disqus|respond", re.I)
 
 
 def class_text(el: Tag) -> str:

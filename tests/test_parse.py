@@ -188,6 +188,23 @@ def test_boilerplate_is_removed_and_only_article_text_is_kept() -> None:
     assert a.sections == (Section("lead", "Title", (), "lead", "Kept paragraph.", ""),)
 
 
+@pytest.mark.parametrize("name", ["commentArea", "commentarea", "comment-list"])
+def test_a_comment_area_bigger_than_the_article_is_never_taken_for_it(name: str) -> None:
+    """Readers' comments named like `commentArea` are page chrome, however much text they hold;
+    `commentary`, an article genre, is not."""
+    comments = "".join(f"<div class='c'><p>Reader {i} says the price of pills went up again this year "
+                       f"and that nobody at the pharmacy could explain why.</p></div>" for i in range(30))
+    page = doc(f"<article class='text_post'><h1>Kenyans pay rent by phone</h1><p>Mobile money lets Kenyans "
+               f"pay rent, buy groceries and settle school fees from a basic phone.</p>"
+               f"<p>Agents in every village turn cash into credit and back.</p></article>"
+               f"<article class='{name}'><h3>Comments</h3>{comments}</article>")
+    a = parse(page)
+    assert "Mobile money lets Kenyans" in texts(a) and "Reader" not in texts(a)
+    commentary = parse(doc("<div class='commentary'><h1>Our view</h1><p>Rent by phone is a quiet revolution "
+                           "in how Kenyans manage money every month.</p></div>"))
+    assert "quiet revolution" in texts(commentary)
+
+
 def test_site_owner_selectors_are_removed_too() -> None:
     page = doc(
         "<main><p>Keep me.</p><p class='promo'>Promo</p><div id='x'><p>Deep <b>bold</b></p></div></main>"
