@@ -6,7 +6,9 @@ related links, headings at `split_levels` open sections, and FAQ questions open 
 entries. Lists give one line per item, tables one line per row (cells joined by " | "),
 `<pre>` keeps its lines. Text before the first heading is the lead.
 
-The rules for the lead, empty sections and breadcrumbs are in `indexer.outline`.
+The walk decides what each element is; three helpers keep what it found: `indexer.textflow`
+gathers text into lines and table rows, `indexer.outline` holds the sections opened so far (and
+the rules for the lead, empty sections and breadcrumbs), `indexer.related` the related links.
 """
 
 from __future__ import annotations
