@@ -3,7 +3,8 @@
 A refactor or a speed change should leave every answer the same. This builds real indexes
 (the example site and, when `../shared` is there, NFCorpus), asks each query through the real
 app (`/api/search` and `/search`, plain, grouped, filtered, page 2, suggestions, articles),
-and writes one line per response with the timing fields removed. Run it before and after a
+and writes one line per response with the timing fields removed. The app is warmed first,
+as `kb serve` warms it. Run it before and after a
 change and compare:
 
     .venv/bin/python benchmarks/responses.py --out benchmarks/out/before.jsonl
@@ -27,7 +28,7 @@ import orjson
 
 from indexer.build import index_paths
 from kb.config import Settings
-from web import create_app
+from web import create_app, services
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "articles"
@@ -88,6 +89,7 @@ def snapshot(workdir: Path, nf_queries: int) -> list[dict[str, Any]]:
         settings = Settings(index_dir=workdir / name, parse_workers=1)
         index_paths(paths, settings)
         app = create_app(settings)
+        services.warm(app)  # as `kb serve` does: the answers must not depend on what was read ahead
         client = app.test_client()
         reqs = _requests(queries, name == "examples")
         if name == "examples":

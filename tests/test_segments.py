@@ -6,11 +6,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from whoosh import index as whoosh_index
 
 from indexer.build import Ingestor, index_paths
 from kb import search
 from kb.config import Settings
+from kb.engines.whoosh import layout, segments
 from kb.engines.whoosh.reader import WhooshBackend
+from kb.engines.whoosh.schema import TEXT_FIELDS
+from kb.engines.whoosh.segments import SegmentCaches
+from kb.engines.whoosh.warmup import warm_segment
 from kb.models import SearchPage
 from kb.ranking import Ranking
 from kb.search import KnowledgeBase
@@ -235,3 +240,32 @@ def test_the_doc_table_joined_from_segment_parts_is_the_one_a_fresh_reader_build
     assert ("Refill Guides", 1) in [(v.value, v.count) for v in counts.categories]
     assert "Devices" in [v.value for v in counts.categories]  # pump-0 still holds it
     assert "Antispastic Drugs" in [v.value for v in joined.facets([joined.first_doc(moved)]).categories]
+
+
+def test_the_warm_up_decodes_postings_as_whoosh_reads_them_most_frequent_first(examples_dir: Path,
+                                                                                  tmp_path: Path) -> None:
+    """The warm-up fills the postings cache ahead with what Whoosh's matcher reads for each term,
+    every term when the cache has room, else the most frequent terms, up to its warm-up share."""
+    _, s = _indexed_site(examples_dir, tmp_path)
+    ix = whoosh_index.open_dir(str(layout.current_generation(s.index_dir)))
+    with ix.searcher() as searcher:
+        subs = [(searcher, 0)] if searcher.is_atomic() else list(searcher.subsearchers)
+        for slot, (sub, _) in zip(segments.slots(searcher, "g"), subs, strict=True):
+            whole, tight = SegmentCaches(), SegmentCaches()
+            warm_segment(whole, slot, sub, TEXT_FIELDS)
+            tight.raw.budget = whole.raw.used // 3
+            warm_segment(tight, slot, sub, TEXT_FIELDS)
+            kept, left = [], []
+            for field in TEXT_FIELDS:
+                for term, df in whole.field_frequencies(slot, sub, field).items():
+                    m = segments.raw_matcher(sub.reader(), field, term)
+                    ids, weights = [], []
+                    while m.is_active():
+                        ids.append(m.id())
+                        weights.append(m.weight())
+                        m.next()
+                    got = whole.raw.get((slot.key, field, term))
+                    assert got is not None and got[0].tolist() == ids and got[1].tolist() == weights, (field, term)
+                    (kept if tight.raw.get((slot.key, field, term)) is not None else left).append(df)
+            assert kept and left and min(kept) >= max(left)
+            assert tight.raw.used <= tight.raw.budget

@@ -14,7 +14,6 @@ them to its own numbers (`Slot.offset`) and drops its deleted documents.
 
 from __future__ import annotations
 
-import pickle
 import threading
 from array import array
 from collections import Counter
@@ -41,7 +40,6 @@ STORED_BYTES = 24 << 20  # per process: recently read sections' stored fields, p
 TERMS_BYTES = 24 << 20  # per process: recently read sections' word counts (feedback reads them)
 POSITIONS_BYTES = 32 << 20  # per process: terms' word positions (the phrase bonus reads them)
 SMALL_SEGMENT = 500  # documents: a segment this small has a field's frequencies read in one pass
-WARM_SHARE = 0.75  # the share of a cache's budget the warm-up may fill (queries keep the rest)
 DF_ENTRIES = 500_000  # per process: (segment, field, term) document frequencies
 Raw = tuple[np.ndarray, np.ndarray]  # a term's segment-local document numbers (int64) and frequencies
 EMPTY: Raw = (np.zeros(0, np.int64), np.zeros(0))
@@ -99,7 +97,7 @@ class SegmentCaches:
         self._extents: dict[tuple[str, str], dict[str, w3blocks.Extent]] = {}  # ... -> where its postings are
         self.positions: LRU[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + p[0].nbytes + p[1].nbytes)
-        self._warmed: set[str] = set()  # segments whose sections `warm_sections` has read
+        self.warmed: set[str] = set()  # segments `kb.engines.whoosh.warmup` has read ahead
         self._live: set[str] = set()
         self._lock = threading.Lock()
 
@@ -120,7 +118,7 @@ class SegmentCaches:
                     table.pop(gone, None)
             self._tables = {k: v for k, v in list(self._tables.items()) if k[0] in keep}
             self._extents = {k: v for k, v in list(self._extents.items()) if k[0] in keep}
-            self._warmed = self._warmed & keep
+            self.warmed = self.warmed & keep
 
     def postings(self, slot: Slot, sub: Searcher, fieldname: str, term: str) -> Raw | None:
         """A term's postings in one segment, deleted documents included; None when the index is not
@@ -151,6 +149,11 @@ class SegmentCaches:
     def _extent(self, slot: Slot, fieldname: str, term: str) -> w3blocks.Extent | None:
         """Where a term's postings are in a segment's postings file, when its frequency table was read."""
         return self._extents.get((slot.key, fieldname), {}).get(term)
+
+    def extents(self, slot: Slot, sub: Searcher, fieldname: str) -> dict[str, w3blocks.Extent]:
+        """Where each term's postings are in a segment's postings file (its frequency table read first)."""
+        self.field_frequencies(slot, sub, fieldname)
+        return self._extents[(slot.key, fieldname)]
 
     @staticmethod
     def small(slot: Slot) -> bool:
@@ -223,31 +226,6 @@ class SegmentCaches:
                 m.next()
         return self.positions.put(key, (np.array(offsets, np.int32), np.array(flat, np.int32)))
 
-    def warm_sections(self, slot: Slot, sub: Searcher) -> None:
-        """Read a segment's live sections once ahead: their heading keys, and while the caches have
-        room their stored fields and word counts, which is what a first-seen query's exact-match
-        rule, hits and feedback read."""
-        if slot.key in self._warmed:
-            return
-        self._warmed.add(slot.key)
-        r = sub.reader()
-        stored, terms = self.stored, self.terms
-        heads = self._heads.setdefault(slot.key, {})
-        room = True
-        for local in range(slot.count):
-            if r.is_deleted(local) or local in heads:
-                continue
-            room = room and stored.used <= WARM_SHARE * stored.budget and terms.used <= WARM_SHARE * terms.budget
-            kept = stored.get((slot.key, local))
-            if kept is not None:
-                f = pickle.loads(kept)  # noqa: S301  (what this cache pickled itself)
-            else:
-                f = r.stored_fields(local)
-                if room:
-                    stored.put((slot.key, local), pickle.dumps(f, protocol=pickle.HIGHEST_PROTOCOL))
-                    self.section_terms(slot, local, lambda f=f: f)
-            heads[local] = _heading_key(f)
-
     def lengths(self, slot: Slot, sub: Searcher, fieldname: str) -> np.ndarray:
         """Every document's length in a field as the scorer reads it, for one segment."""
         key = (slot.key, fieldname)
@@ -278,11 +256,15 @@ class SegmentCaches:
     def heading_keys(self, slot: Slot, local: int, read: Any) -> tuple[str, str]:
         """A section's heading and article title as exact-match keys (`read()` gives its stored
         fields), made once per segment."""
-        known = self._heads.setdefault(slot.key, {})
+        known = self.heads(slot)
         found = known.get(local)
         if found is None:
-            found = known[local] = _heading_key(read())
+            found = known[local] = heading_key(read())
         return found
+
+    def heads(self, slot: Slot) -> dict[int, tuple[str, str]]:
+        """The heading keys made so far for a segment's sections, by local number."""
+        return self._heads.setdefault(slot.key, {})
 
     def section_terms(self, slot: Slot, local: int, fields: Any) -> WordCounts:
         """A section's title and body words and their counts, in first-seen order (`fields()`
@@ -296,6 +278,6 @@ class SegmentCaches:
         return found
 
 
-def _heading_key(fields: dict[str, Any]) -> tuple[str, str]:
+def heading_key(fields: dict[str, Any]) -> tuple[str, str]:
     """A section's heading and article title as `text.normalize_phrase` keys, from its stored fields."""
     return text.normalize_phrase(fields["meta"]["heading"]), text.normalize_phrase(fields["title"])
