@@ -13,13 +13,10 @@ import re
 import unicodedata
 from urllib.parse import quote, urljoin, urlsplit
 
-from bs4.element import NavigableString, Tag
-
 LEAD_ANCHOR = "lead"
 _MAX_SLUG = 80
 _NON_WORD = re.compile(r"[^\w]+")
 _APOSTROPHES = re.compile(r"['’]")
-_ANCHOR_CHILDREN = frozenset({"a", "span"})
 
 
 def page_url(url: str) -> str:
@@ -112,26 +109,6 @@ def browser_url(href: str, base: str) -> str | None:
         return None
     resolved = urljoin(base, cleaned) if base else cleaned
     return resolved if urlsplit(resolved).scheme.lower() in ("http", "https", "file") else None
-
-
-def heading_id(h: Tag) -> str:
-    """The heading's own id, an `<a id/name>`/`<span id>` inside it, or an empty anchor just before it."""
-    own = h.get("id")
-    if isinstance(own, str) and own.strip():
-        return own.strip()
-    for child in h.children:
-        if isinstance(child, Tag) and child.name in _ANCHOR_CHILDREN:
-            value = child.get("id") or (child.get("name") if child.name == "a" else None)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-    prev = h.previous_sibling
-    while type(prev) is NavigableString and prev.isspace():
-        prev = prev.previous_sibling
-    if isinstance(prev, Tag) and prev.name == "a" and not prev.get_text().strip():
-        value = prev.get("id") or prev.get("name")
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
 
 
 def same_site(href: object, host: str) -> bool:

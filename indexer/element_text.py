@@ -1,4 +1,5 @@
-"""Parse stage, element text: whitespace normalisation and the visible text of one small element.
+"""Parse stage, element text: whitespace normalisation, the visible text of one small element, and
+the id a heading links to.
 
 Everything here walks iteratively: a 10,000-deep page must not hit the recursion limit.
 """
@@ -24,6 +25,7 @@ NO_TEXT_TAGS = frozenset({
     "iframe", "object", "embed", "canvas", "video", "audio",
 })  # fmt: skip
 _PERMALINK_MARKS = frozenset({"#", "¶", "§", "🔗", "link", "permalink", "anchor"})
+_ANCHOR_CHILDREN = frozenset({"a", "span"})
 
 
 def norm(text: str) -> str:
@@ -75,3 +77,23 @@ def text_length(el: Tag) -> int:
 def has_text(el: Tag) -> bool:
     """Whether the element holds any non-blank text (stops at the first)."""
     return any(type(n) is NavigableString and not n.isspace() for n in el.descendants)
+
+
+def heading_id(h: Tag) -> str:
+    """The heading's own id, an `<a id/name>`/`<span id>` inside it, or an empty anchor just before it."""
+    own = h.get("id")
+    if isinstance(own, str) and own.strip():
+        return own.strip()
+    for child in h.children:
+        if isinstance(child, Tag) and child.name in _ANCHOR_CHILDREN:
+            value = child.get("id") or (child.get("name") if child.name == "a" else None)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    prev = h.previous_sibling
+    while type(prev) is NavigableString and prev.isspace():
+        prev = prev.previous_sibling
+    if isinstance(prev, Tag) and prev.name == "a" and not prev.get_text().strip():
+        value = prev.get("id") or prev.get("name")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from bs4.element import NavigableString, PageElement, Tag
 
 from indexer import faq
-from indexer.anchors import heading_id, same_site
+from indexer.anchors import same_site
 from indexer.clean import Cleaner
-from indexer.element_text import BLOCK_TAGS, NO_TEXT_TAGS, element_text
+from indexer.element_text import BLOCK_TAGS, NO_TEXT_TAGS, element_text, heading_id
 from indexer.lines import add_line, is_chrome_line
 from indexer.outline import Draft, Outline, finish, merge_linked_faq
 from indexer.related import LABEL_BOX_TAGS, Link, Related

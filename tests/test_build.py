@@ -231,3 +231,21 @@ def test_writer_killed_mid_run_leaves_previous_index_answering(tmp_path: Path, m
     summary = index_paths([site], s)  # the next run completes the work
     assert summary.failed == () and summary.added == 40
     assert kb.search("extra").total == 160
+
+
+def test_a_no_op_reindex_never_loads_the_html_parser(tmp_path: Path) -> None:
+    """A run that finds nothing changed answers from the manifest: BeautifulSoup (and soupsieve,
+    about 0.1 s to import) is loaded only when a page has to be parsed."""
+    site = tmp_path / "site"
+    write(site, "a.html", page("Baclofen basics", {"Dosage": "Start with 5 mg of baclofen three times a day."}))
+    write(site, "b.html", page("Gabapentin guide", {"Nerve pain": "Gabapentin eases nerve pain."}))
+    index_dir = tmp_path / "index"
+    index_paths([site], Settings(index_dir=index_dir, parse_workers=1))
+    code = ("import sys; from pathlib import Path; from indexer.build import index_paths; "
+            "from kb.config import Settings; "
+            f"done = index_paths([Path({str(site)!r})], Settings(index_dir=Path({str(index_dir)!r}), parse_workers=1)); "
+            "print(done.unchanged, done.added, 'bs4' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "0", "False"]
