@@ -98,6 +98,7 @@ class SegmentCaches:
         self.positions: LRU[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + p[0].nbytes + p[1].nbytes)
         self.warmed: set[str] = set()  # segments `kb.engines.whoosh.warmup` has read ahead
+        self.postings_read_ahead = False  # whether its first pass (postings too) is done
         self._live: set[str] = set()
         self._lock = threading.Lock()
 

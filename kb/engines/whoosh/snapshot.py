@@ -30,7 +30,7 @@ from whoosh.searching import Searcher
 from kb.engines.whoosh.doctable import Part, join, segment_docs
 from kb.engines.whoosh.epoch import Epoch, carry
 from kb.engines.whoosh.segments import SegmentCaches, Slot, WordCounts, slots
-from kb.engines.whoosh.warmup import warm_segment
+from kb.engines.whoosh.warmup import warm_segments
 from kb.facets import DocTable
 from kb.lru import LRU
 
@@ -183,10 +183,10 @@ class Snapshot:
 
     def warm(self, s: Searcher, fields: tuple[str, ...]) -> None:
         """Read ahead what most searches touch: every segment's document frequencies and lengths
-        of the text fields, and its sections' stored fields, word counts and postings while the
-        caches have room (a new segment's only, after a commit)."""
-        for slot, (sub, _) in zip(self.slots, self.subs(s), strict=True):
-            warm_segment(self.segments, slot, sub, fields)
+        of the text fields, and its sections' stored fields, word counts and (on the process's first
+        pass) postings while the caches have room (a new segment's only, after a commit)."""
+        warm_segments(self.segments, [(slot, sub) for slot, (sub, _) in zip(self.slots, self.subs(s), strict=True)],
+                      fields)
 
     def filter_mask(self, s: Searcher, q: Q.Query) -> np.ndarray:
         """Which sections a filter query allows (a boolean vector), cached per snapshot."""
