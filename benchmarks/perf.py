@@ -31,6 +31,7 @@ results go to `benchmarks/out/results.json` and a table on stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import http.client
 import multiprocessing
@@ -323,6 +324,22 @@ def api_latency(kb: KnowledgeBase, queries: Sequence[str], reps: int,
     return out
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process and its children have used."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            pids += [int(c) for c in task.read_text().split()]
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """`kb serve` on 127.0.0.1 as a subprocess (with `env` added to a KB_-free environment), stopped by its pid."""
 
@@ -348,6 +365,21 @@ class Server:
                 self.stop()
                 raise RuntimeError("kb serve did not answer /healthz within 60 s")
             time.sleep(0.1)
+        self.settle()
+
+    def settle(self, quiet_s: float = 0.3, limit_s: float = 30.0) -> None:
+        """Wait until every worker has finished its start-up warm-up: the first /healthz answer comes
+        from whichever worker was ready first, and the others may still be reading the index ahead
+        on the same cores. Done when the server's processes spend under a tenth of a core for
+        `quiet_s` (or after `limit_s`)."""
+        deadline = time.perf_counter() + limit_s
+        last = _tree_cpu_s(self.proc.pid)
+        while time.perf_counter() < deadline:
+            time.sleep(quiet_s)
+            now = _tree_cpu_s(self.proc.pid)
+            if now - last < 0.1 * quiet_s:
+                return
+            last = now
 
     def get(self, path: str) -> tuple[int, bytes]:
         """One request on a fresh connection."""

@@ -15,7 +15,7 @@ from kb.engines.whoosh import layout, segments
 from kb.engines.whoosh.reader import WhooshBackend
 from kb.engines.whoosh.schema import TEXT_FIELDS
 from kb.engines.whoosh.segments import SegmentCaches
-from kb.engines.whoosh.warmup import warm_segment
+from kb.engines.whoosh.warmup import warm_segment, warm_segments
 from kb.models import SearchPage
 from kb.ranking import Ranking
 from kb.search import KnowledgeBase
@@ -269,3 +269,21 @@ def test_the_warm_up_decodes_postings_as_whoosh_reads_them_most_frequent_first(e
                     (kept if tight.raw.get((slot.key, field, term)) is not None else left).append(df)
             assert kept and left and min(kept) >= max(left)
             assert tight.raw.used <= tight.raw.budget
+
+
+def test_postings_are_read_ahead_on_the_first_pass_only(examples_dir: Path, tmp_path: Path) -> None:
+    """A server's first warm-up decodes postings; a segment that appears later (a commit's, a merge's)
+    is read ahead for its sections only, and its postings as queries need them."""
+    _, s = _indexed_site(examples_dir, tmp_path)
+    Ingestor(s).put(_upload(1), url="https://site.example/note-1/", article_id="note-1")
+    ix = whoosh_index.open_dir(str(layout.current_generation(s.index_dir)))
+    with ix.searcher() as searcher:
+        pairs = list(zip(segments.slots(searcher, "g"), [sub for sub, _ in searcher.subsearchers], strict=True))
+        assert len(pairs) == 2
+        caches = SegmentCaches()
+        warm_segments(caches, pairs[:1], TEXT_FIELDS)
+        warm_segments(caches, pairs, TEXT_FIELDS)
+        for (slot, sub), decoded in zip(pairs, (True, False), strict=True):
+            terms = caches.field_frequencies(slot, sub, "body")
+            assert all((caches.raw.get((slot.key, "body", t)) is not None) == decoded for t in terms)
+            assert len(caches.heads(slot)) == slot.count  # every section's heading keys either way
