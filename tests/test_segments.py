@@ -6,16 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from whoosh import index as whoosh_index
 
 from indexer.build import Ingestor, index_paths
 from kb import search
 from kb.config import Settings
-from kb.engines.whoosh import layout, segments
 from kb.engines.whoosh.reader import WhooshBackend
-from kb.engines.whoosh.schema import TEXT_FIELDS
-from kb.engines.whoosh.segments import SegmentCaches
-from kb.engines.whoosh.warmup import warm_segment, warm_segments
 from kb.models import SearchPage
 from kb.ranking import Ranking
 from kb.search import KnowledgeBase
@@ -241,49 +236,3 @@ def test_the_doc_table_joined_from_segment_parts_is_the_one_a_fresh_reader_build
     assert "Devices" in [v.value for v in counts.categories]  # pump-0 still holds it
     assert "Antispastic Drugs" in [v.value for v in joined.facets([joined.first_doc(moved)]).categories]
 
-
-def test_the_warm_up_decodes_postings_as_whoosh_reads_them_most_frequent_first(examples_dir: Path,
-                                                                                  tmp_path: Path) -> None:
-    """The warm-up fills the postings cache ahead with what Whoosh's matcher reads for each term,
-    every term when the cache has room, else the most frequent terms, up to its warm-up share."""
-    _, s = _indexed_site(examples_dir, tmp_path)
-    ix = whoosh_index.open_dir(str(layout.current_generation(s.index_dir)))
-    with ix.searcher() as searcher:
-        subs = [(searcher, 0)] if searcher.is_atomic() else list(searcher.subsearchers)
-        for slot, (sub, _) in zip(segments.slots(searcher, "g"), subs, strict=True):
-            whole, tight = SegmentCaches(), SegmentCaches()
-            warm_segment(whole, slot, sub, TEXT_FIELDS)
-            tight.raw.budget = whole.raw.used // 3
-            warm_segment(tight, slot, sub, TEXT_FIELDS)
-            kept, left = [], []
-            for field in TEXT_FIELDS:
-                for term, df in whole.field_frequencies(slot, sub, field).items():
-                    m = segments.raw_matcher(sub.reader(), field, term)
-                    ids, weights = [], []
-                    while m.is_active():
-                        ids.append(m.id())
-                        weights.append(m.weight())
-                        m.next()
-                    got = whole.raw.get((slot.key, field, term))
-                    assert got is not None and got[0].tolist() == ids and got[1].tolist() == weights, (field, term)
-                    (kept if tight.raw.get((slot.key, field, term)) is not None else left).append(df)
-            assert kept and left and min(kept) >= max(left)
-            assert tight.raw.used <= tight.raw.budget
-
-
-def test_postings_are_read_ahead_on_the_first_pass_only(examples_dir: Path, tmp_path: Path) -> None:
-    """A server's first warm-up decodes postings; a segment that appears later (a commit's, a merge's)
-    is read ahead for its sections only, and its postings as queries need them."""
-    _, s = _indexed_site(examples_dir, tmp_path)
-    Ingestor(s).put(_upload(1), url="https://site.example/note-1/", article_id="note-1")
-    ix = whoosh_index.open_dir(str(layout.current_generation(s.index_dir)))
-    with ix.searcher() as searcher:
-        pairs = list(zip(segments.slots(searcher, "g"), [sub for sub, _ in searcher.subsearchers], strict=True))
-        assert len(pairs) == 2
-        caches = SegmentCaches()
-        warm_segments(caches, pairs[:1], TEXT_FIELDS)
-        warm_segments(caches, pairs, TEXT_FIELDS)
-        for (slot, sub), decoded in zip(pairs, (True, False), strict=True):
-            terms = caches.field_frequencies(slot, sub, "body")
-            assert all((caches.raw.get((slot.key, "body", t)) is not None) == decoded for t in terms)
-            assert len(caches.heads(slot)) == slot.count  # every section's heading keys either way

@@ -98,7 +98,6 @@ class SegmentCaches:
         self.positions: LRU[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = LRU(
             POSITIONS_BYTES, lambda p: 100 + p[0].nbytes + p[1].nbytes)
         self.warmed: set[str] = set()  # segments `kb.engines.whoosh.warmup` has read ahead
-        self.postings_read_ahead = False  # whether its first pass (postings too) is done
         self._live: set[str] = set()
         self._lock = threading.Lock()
 
@@ -150,11 +149,6 @@ class SegmentCaches:
     def _extent(self, slot: Slot, fieldname: str, term: str) -> w3blocks.Extent | None:
         """Where a term's postings are in a segment's postings file, when its frequency table was read."""
         return self._extents.get((slot.key, fieldname), {}).get(term)
-
-    def extents(self, slot: Slot, sub: Searcher, fieldname: str) -> dict[str, w3blocks.Extent]:
-        """Where each term's postings are in a segment's postings file (its frequency table read first)."""
-        self.field_frequencies(slot, sub, fieldname)
-        return self._extents[(slot.key, fieldname)]
 
     @staticmethod
     def small(slot: Slot) -> bool:

@@ -183,8 +183,8 @@ class Snapshot:
 
     def warm(self, s: Searcher, fields: tuple[str, ...]) -> None:
         """Read ahead what most searches touch: every segment's document frequencies and lengths
-        of the text fields, and its sections' stored fields, word counts and (on the process's first
-        pass) postings while the caches have room (a new segment's only, after a commit)."""
+        of the text fields, and its sections' stored fields and word counts while the caches have
+        room (a new segment's only, after a commit)."""
         warm_segments(self.segments, [(slot, sub) for slot, (sub, _) in zip(self.slots, self.subs(s), strict=True)],
                       fields)
 
