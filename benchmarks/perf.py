@@ -31,7 +31,6 @@ results go to `benchmarks/out/results.json` and a table on stdout.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import http.client
 import multiprocessing
@@ -68,7 +67,7 @@ from kb.search import KnowledgeBase  # noqa: E402
 
 from support import load_client  # noqa: E402  (tests/support/: the load client, kb serve helpers)
 from support.load_client import percentile  # noqa: E402
-from support.processes import free_port, stop_process, tree_rss_kb  # noqa: E402
+from support.processes import free_port, stop_process, tree_pids, tree_rss_kb  # noqa: E402
 
 OUT = corpus.OUT
 RESULTS = OUT / "results.json"
@@ -326,12 +325,8 @@ def api_latency(kb: KnowledgeBase, queries: Sequence[str], reps: int,
 
 def _tree_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) a process and its children have used."""
-    pids = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            pids += [int(c) for c in task.read_text().split()]
     ticks = 0
-    for p in pids:
+    for p in tree_pids(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 for _p in (str(ROOT / "tests"), str(ROOT)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
-from support.processes import child_env, free_port, kb_command, stop_process, tree_rss_kb  # noqa: E402
+from support.processes import child_env, free_port, kb_command, stop_process, tree_pids, tree_rss_kb  # noqa: E402
 
 HOST = "127.0.0.1"
 NORMAL_SOURCE = "127.0.0.2"  # the normal client is another address than the attacker's (loopback has both)
@@ -113,12 +113,8 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
 def _tmp_bytes(pid: int, tmp: Path) -> int:
     """Bytes in the temporary files the server and its workers hold open (waitress's body buffers are
     unnamed files in TMPDIR, so they are found through /proc/PID/fd)."""
-    pids = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            pids += [int(c) for c in task.read_text().split()]
     total = 0
-    for p in pids:
+    for p in tree_pids(pid):
         for fd in Path(f"/proc/{p}/fd").glob("*"):
             with contextlib.suppress(OSError):
                 target = os.readlink(fd)

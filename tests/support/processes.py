@@ -44,14 +44,19 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def tree_rss_kb(pid: int) -> int:
-    """VmRSS in kB of a process and its children (`kb serve --workers N` forks N workers)."""
-    total = 0
+def tree_pids(pid: int) -> list[int]:
+    """A process and its children (`kb serve --workers N` forks N workers)."""
     pids = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         with contextlib.suppress(OSError):
             pids += [int(c) for c in task.read_text().split()]
-    for p in pids:
+    return pids
+
+
+def tree_rss_kb(pid: int) -> int:
+    """VmRSS in kB of a process and its children."""
+    total = 0
+    for p in tree_pids(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
