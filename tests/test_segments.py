@@ -235,4 +235,3 @@ def test_the_doc_table_joined_from_segment_parts_is_the_one_a_fresh_reader_build
     assert ("Refill Guides", 1) in [(v.value, v.count) for v in counts.categories]
     assert "Devices" in [v.value for v in counts.categories]  # pump-0 still holds it
     assert "Antispastic Drugs" in [v.value for v in joined.facets([joined.first_doc(moved)]).categories]
-
