@@ -111,9 +111,14 @@ def browser_url(href: str, base: str) -> str | None:
     return resolved if urlsplit(resolved).scheme.lower() in ("http", "https", "file") else None
 
 
+def href_host(href: str) -> str:
+    """The host a link's href names, lowercased ("" for a relative link)."""
+    return urlsplit(href.strip()).netloc.lower()
+
+
 def same_site(href: object, host: str) -> bool:
     """Whether a link's href stays on the site whose host is `host` (relative, or to that host)."""
     if not isinstance(href, str):
         return True
-    found = urlsplit(href.strip()).netloc.lower()
+    found = href_host(href)
     return not found or found == host

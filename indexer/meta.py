@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
-from indexer.anchors import browser_url
+from indexer.anchors import browser_url, href_host
 from indexer.article_ids import article_id_for
 from indexer.clean import class_text, in_page_chrome
 from indexer.element_text import element_text, norm
@@ -104,7 +104,7 @@ def scan(soup: BeautifulSoup) -> PageScan:
         elif name == "a":
             href = attrs.get("href")
             if isinstance(href, str) and "//" in href:
-                page.link_hosts[urlsplit(href.strip()).netloc.lower()] += 1
+                page.link_hosts[href_host(href)] += 1
             rel = attrs.get("rel")
             if rel and ("tag" in rel or "category" in rel):
                 page.rel_links.append(el)

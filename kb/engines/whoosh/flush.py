@@ -167,8 +167,8 @@ def _write_groups(fw: Any, schema: Schema, lengths: Lengths | None,
             fw.start_field(fieldname, schema[fieldname])
             field = fieldname
             column = lengths.column(fieldname) if lengths is not None else []
+            add = fw._postwriter.add_posting  # a new postings writer for each field
         fw.start_term(btext)
-        add = fw._postwriter.add_posting
         for docnum, weight, vbytes in postings:
             add(docnum, weight, b"" if vbytes is None else vbytes, column[docnum] if column else 0)
         fw.finish_term()
