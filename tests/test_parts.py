@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
+import pickle
 import random
 import signal
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +140,58 @@ def test_text_fields_and_the_flush_write_the_postings_whoosh_writes(tmp_path: Pa
             dumps[-1]["lengths"] = [[r.doc_field_length(n, f) for f in TEXT_FIELDS] for n in range(r.doc_count_all())]
     assert dumps[0] == dumps[1] == dumps[2]
     assert len(dumps[0]) > 50
+
+
+def _blocks_in(postings_file: bytes) -> list[tuple[Any, bytes]]:
+    """Every block of a W3 postings file in order: its info (less the compression flag) and its data, decompressed."""
+    out: list[tuple[Any, bytes]] = []
+    pos = 0
+    while pos < len(postings_file):
+        assert postings_file[pos:pos + 4] == b"W3Bl"  # each term's postings start with the format's magic
+        pos += 4
+        last = False
+        while not last:
+            length = struct.unpack_from("!i", postings_file, pos)[0]
+            last, pos = length < 0, pos + 4
+            block = postings_file[pos:pos + abs(length)]
+            stream = io.BytesIO(block)
+            count, top, max_weight, compressed, min_length, max_length = pickle.load(stream)
+            data = block[stream.tell():]
+            out.append(((count, top, max_weight, min_length, max_length), zlib.decompress(data) if compressed else data))
+            pos += abs(length)
+    return out
+
+
+def test_the_flush_writes_whooshs_blocks_and_leaves_small_ones_uncompressed(tmp_path: Path) -> None:
+    """`blocks.write` is Whoosh's postings writer without its per-posting calls: the same blocks in the
+    same order (each one's counts, ids, weights, lengths and values) and the same term statistics.
+    The blocks zlib cannot shorten are left uncompressed, so the postings file is smaller."""
+    rng = random.Random(5)
+    sections = tuple(Section(anchor=f"s{i}", heading=_sentence(rng, 3), breadcrumb=(), kind="section",
+                             text=_sentence(rng, rng.randint(0, 400)), deep_link="") for i in range(300))
+    records = [to_record(d) for d in documents(Article(article_id="a", title="Baclofen", url="https://example.org/a",
+                                                       sections=sections), "k")]
+
+    def written(name: str, writer_class: Any) -> tuple[bytes, dict[Any, Any]]:
+        folder = tmp_path / name
+        folder.mkdir()
+        writer = writer_class(whoosh_index.create_in(str(folder), make_schema()), limitmb=128, compound=False)
+        for record in records:
+            writer.add_document(**record)
+        writer.commit()
+        with whoosh_index.open_dir(str(folder)).reader() as r:
+            infos = {(f, t): (i.weight(), i.doc_frequency(), i.min_length(), i.max_length(), i.max_weight(),
+                              i.min_id(), i.max_id()) for f, t in r.all_terms() for i in [r.term_info(f, t)]}
+        return next(folder.glob("*.pst")).read_bytes(), infos
+
+    (whoosh_file, whoosh_infos), (kb_file, kb_infos) = written("whoosh", WhooshSegmentWriter), written("kb", SegmentWriter)
+    assert kb_infos == whoosh_infos
+    whoosh_blocks, kb_blocks = _blocks_in(whoosh_file), _blocks_in(kb_file)
+    assert len(kb_blocks) > 500 and any(info[0] == 128 for info, _ in kb_blocks)  # full blocks and short ones
+    assert [info for info, _ in kb_blocks] == [info for info, _ in whoosh_blocks]
+    # The data: the same pickle, but for a lone position's encoding, which kb shares (pickled once per block).
+    assert [pickle.loads(data) for _, data in kb_blocks] == [pickle.loads(data) for _, data in whoosh_blocks]
+    assert len(kb_file) < len(whoosh_file)
 
 
 def test_a_writer_part_that_dies_fails_the_rebuild_and_keeps_the_live_index(tmp_path: Path) -> None:

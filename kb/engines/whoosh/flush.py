@@ -2,7 +2,8 @@
 
 Text fields are indexed through the writer's own copy of the schema (`schema.indexing_schema`),
 and the table of contents is written with the index's schema as it was. Three costs of Whoosh's
-writer are avoided, each giving the same bytes on disk:
+writer are avoided, each giving the same postings (and the same bytes, but for the small blocks
+left uncompressed):
 
 * Whoosh keeps every posting as a 5-tuple in one list and sorts the whole list at the flush
   (a million tuples for 7,000 light sections). `GroupingPool` keeps one list per (field, term),
@@ -10,8 +11,10 @@ writer are avoided, each giving the same bytes on disk:
 * The flush asked the just-written length column for each posting's document length (to keep
   each block's shortest and longest), a seek and a read each time. `Lengths` reads each column
   once.
-* Whoosh's `add_postings` checks the order and dispatches each posting through three calls;
-  `SegmentWriter` hands each term's postings to the postings writer in one loop.
+* Whoosh's `add_postings` checks the order and dispatches each posting through three calls,
+  and its postings writer takes each one through `add_posting`; `SegmentWriter` writes each
+  term's blocks from slices of its postings (`blocks.write`), compressing only the blocks zlib
+  can shorten.
 
 A pool that outgrows its memory limit spills sorted runs to disk as Whoosh's does, and is then
 flushed by Whoosh's own loop.
@@ -21,10 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import Schema
+from whoosh.system import pack_ushort
 from whoosh.writing import PostingPool
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
+from kb.engines.whoosh import blocks as w3blocks
 from kb.engines.whoosh.schema import indexing_schema
 
 Posting = tuple[int, float, bytes | None]  # (document number, weight, encoded value)
@@ -142,7 +148,7 @@ class SegmentWriter(WhooshSegmentWriter):  # type: ignore[misc]
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         pdr = self.per_document_reader() if self.codec.length_stats else None
-        lengths = Lengths(pdr) if pdr is not None else None
+        lengths = Lengths(pdr, self.schema) if pdr is not None else None
         if self.pool.runs:
             self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
         else:
@@ -154,9 +160,18 @@ class SegmentWriter(WhooshSegmentWriter):  # type: ignore[misc]
 
 def _write_groups(fw: Any, schema: Schema, lengths: Lengths | None,
                   groups: list[tuple[tuple[str, bytes], list[Posting]]]) -> None:
-    """What Whoosh's `FieldWriter.add_postings` writes for these postings, a term at a time."""
+    """What Whoosh's `FieldWriter.add_postings` writes for these postings, a term at a time, each
+    term's blocks built by `blocks.write` (the term file gets the same rows)."""
     field = None
     column: list[int | None] = []
+    codec = fw._codec
+    blocklimit, compression = codec._blocklimit, codec._compression
+    terms, postfile = fw._tindex, fw._postfile
+    if type(codec) is not W3Codec or codec._inlinelimit > 1:  # not kb's codec: Whoosh's own loop
+        fw.add_postings(schema, lengths, ((f, t, d, w, b"" if v is None else v) for (f, t), group in groups
+                                          for d, w, v in group))
+        return
+    fixed: int | None = None
     for (fieldname, btext), postings in groups:
         postings = [p for p in postings if p[0] != -1] if postings[0][0] == -1 else postings  # spelling words
         if not postings:
@@ -167,11 +182,9 @@ def _write_groups(fw: Any, schema: Schema, lengths: Lengths | None,
             fw.start_field(fieldname, schema[fieldname])
             field = fieldname
             column = lengths.column(fieldname) if lengths is not None else []
-            add = fw._postwriter.add_posting  # a new postings writer for each field
-        fw.start_term(btext)
-        for docnum, weight, vbytes in postings:
-            add(docnum, weight, b"" if vbytes is None else vbytes, column[docnum] if column else 0)
-        fw.finish_term()
+            fixed = schema[fieldname].format.fixed_value_size()
+            key = pack_ushort(fw._fieldid)
+        terms.add(key + btext, w3blocks.write(postfile, postings, column, fixed, blocklimit, compression))
     if field is not None:
         fw.finish_field()
 
@@ -179,18 +192,22 @@ def _write_groups(fw: Any, schema: Schema, lengths: Lengths | None,
 class Lengths:
     """A per-document reader's `doc_field_length`, each field's column read once into a list."""
 
-    def __init__(self, reader: Any) -> None:
+    def __init__(self, reader: Any, schema: Schema) -> None:
         self._reader = reader
+        self._schema = schema
         self._columns: dict[str, list[int | None]] = {}
 
     def column(self, fieldname: str) -> list[int | None]:
-        """Every document's length in the field, as `doc_field_length` answers."""
+        """Every document's length in the field, as `doc_field_length` answers; [] for a field whose
+        lengths are not kept (not scorable: Whoosh would look for the missing column per document)."""
         found = self._columns.get(fieldname)
         if found is None:
             read = self._reader.doc_field_length
-            found = self._columns[fieldname] = [read(d, fieldname, 0) for d in range(self._reader.doc_count_all())]
+            found = self._columns[fieldname] = [read(d, fieldname, 0) for d in range(self._reader.doc_count_all())] \
+                if self._schema[fieldname].scorable else []
         return found
 
     def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int | None:
         """What the reader answers (None for a stored length of zero, as Whoosh's does)."""
-        return self.column(fieldname)[docnum]
+        column = self.column(fieldname)
+        return column[docnum] if column else default

@@ -86,7 +86,16 @@ class KbText(TEXT):  # type: ignore[misc]
         encode = self.format.encode
         boost = self.format.field_boost
         for t, found in positions.items():
-            yield t.encode("utf-8"), len(found), len(found) * boost, encode(found)
+            if len(found) == 1 and found[0] < 8192:  # most words of a section: the encoding is the position's
+                value_bytes = _ONE_POSITION.get(found[0])
+                if value_bytes is None:
+                    value_bytes = _ONE_POSITION[found[0]] = encode(found)
+            else:
+                value_bytes = encode(found)
+            yield t.encode("utf-8"), len(found), len(found) * boost, value_bytes
+
+
+_ONE_POSITION: dict[int, bytes] = {}  # Positions' encoding of a lone word at each position
 
 
 def indexing_schema(schema: Schema) -> Schema:
