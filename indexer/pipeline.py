@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
+import re
 import signal
 import threading
 from collections.abc import Iterator, Sequence
@@ -93,11 +94,23 @@ def article_from_record(line: bytes, source: Source) -> Article:
 
 def vocabulary(article: Article) -> tuple[str, ...]:
     """Distinct alphabetic words of 4+ letters: the spelling corrector's candidates."""
-    written: set[str] = set()
-    for chunk in (article.title, *(s.heading + " " + s.text for s in article.sections)):
-        written.update(text.WORD_RE.findall(chunk))  # each distinct spelling folded once, not each occurrence
-    found = {w for w in map(text.fold, written) if len(w) >= 4 and w.isalpha()}
+    written = set(_LETTERS.findall("\n".join((article.title, *(s.heading + " " + s.text for s in article.sections)))))
+    found: set[str] = set()
+    known = _CANDIDATES
+    for word in written:  # each distinct spelling folded once, and once per process for the common ones
+        candidate = known.get(word)
+        if candidate is None:
+            if len(known) >= 500_000:
+                known.clear()
+            folded = text.fold(word)
+            candidate = known[word] = folded if len(folded) >= 4 and folded.isalpha() else ""
+        if candidate:
+            found.add(candidate)
     return tuple(found)
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")  # `text.WORD_RE`'s words of letters (its numbers are never candidates)
+_CANDIDATES: dict[str, str] = {}  # a word as written -> its folded candidate, or "" when it is not one
 
 
 def fallback_url(source: Source, settings: Settings) -> str:

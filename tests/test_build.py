@@ -14,9 +14,11 @@ import pytest
 
 from indexer.build import Ingestor, index_paths
 from indexer.lock import WriterLock
+from indexer.pipeline import vocabulary
 from kb.config import Settings
 from kb.engines.whoosh import layout
 from kb.errors import LockTimeout
+from kb.models import Article, Section
 from kb.search import KnowledgeBase
 
 from support.htmlpages import page, write
@@ -249,3 +251,14 @@ def test_a_no_op_reindex_never_loads_the_html_parser(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["2", "0", "False"]
+
+
+def test_the_spelling_vocabulary_holds_each_folded_word_of_four_letters_or_more() -> None:
+    """The corrector's candidates: words of letters as `kb.text` reads them, folded (case, accents,
+    ligatures), 4+ letters after folding; numbers and shorter words are left out."""
+    sections = (Section(anchor="a", heading="Dosing", breadcrumb=(), kind="section", deep_link="",
+                        text="Take 3,000 mg of EL1 with the ﬁsh oil; don't skip. CAFÉ naïve Straße"),)
+    article = Article(article_id="x", title="Baclofen and Café", url="https://example.org/x", sections=sections)
+    assert sorted(vocabulary(article)) == ["baclofen", "cafe", "dosing", "fish", "naive", "skip", "straße",
+                                           "take", "with"]
+    assert sorted(vocabulary(article)) == sorted(vocabulary(article))  # the second time from the process's memory
