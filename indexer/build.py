@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from indexer import uploads
-from indexer.pipeline import Parsed, parse_all
+from indexer.fanout import Fanout
+from indexer.pipeline import parse_all
 from indexer.session import write_session
 from indexer.sources import Scan, Source, Upload, file_hash, not_regular, scan
 from kb.config import Settings
@@ -70,21 +71,38 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
         for key in gone:
             store.delete(key)
         owners = {e["article_id"]: k for k, e in files.items() if k not in gone}
-        store.expect(len(jobs))
         bar = tqdm(total=len(jobs), unit="file", disable=not progress or not jobs, leave=False)
-        for parsed in parse_all(jobs, settings.parse_workers):
-            bar.update()
-            failure = _check(parsed, owners)
-            if failure is not None:
-                failures.append(failure)
-                continue
-            assert parsed.article is not None
-            src = parsed.source
-            existed = src.key in files
-            write_article(store, src.key, src.root, src.rel, parsed.digest, parsed.article, parsed.words)
-            owners[parsed.article.article_id] = src.key
-            updated += existed
-            added += not existed
+        if (parts := store.parts(len(jobs))) > 1:  # a fresh rebuild of many: parsed where it is written
+            fan = Fanout(jobs, parts)
+            store.write_parts(fan.producers())
+            fan.started()
+            for out in fan.outcomes():
+                bar.update()
+                src, digest = jobs[out.index][0], jobs[out.index][2]
+                failure = _check(src, out.article_id, out.reason, owners)
+                if failure is not None:
+                    failures.append(failure)
+                    fan.refuse(out.index)
+                    continue
+                assert out.article_id is not None
+                store.manifest.record(src.key, src.root, src.rel, digest, out.article_id, out.sections, out.words)
+                owners[out.article_id] = src.key
+                added += 1  # a fresh store has no sources yet
+        else:
+            for parsed in parse_all(jobs, settings.parse_workers):
+                bar.update()
+                src = parsed.source
+                article = parsed.article
+                failure = _check(src, article.article_id if article else None, parsed.reason, owners)
+                if failure is not None:
+                    failures.append(failure)
+                    continue
+                assert article is not None
+                existed = src.key in files
+                write_article(store, src.key, src.root, src.rel, parsed.digest, article, parsed.words)
+                owners[article.article_id] = src.key
+                updated += existed
+                added += not existed
         bar.close()
         for key in gone:
             store.manifest.forget(key)
@@ -150,12 +168,11 @@ def _read(src: Source, settings: Settings) -> bytes:
         os.close(fd)
 
 
-def _check(parsed: Parsed, owners: dict[str, str]) -> Failure | None:
-    src = parsed.source
+def _check(src: Source, article_id: str | None, reason: str | None, owners: dict[str, str]) -> Failure | None:
+    """Why a source's article cannot go in the index (unparsed, unaddressable, or an id an earlier source has)."""
     where = f"{src.path}#{src.rel}" if src.is_record else str(src.path)
-    if parsed.article is None:
-        return Failure(where, parsed.reason or "could not be parsed")
-    article_id = parsed.article.article_id
+    if article_id is None:
+        return Failure(where, reason or "could not be parsed")
     why = unaddressable(article_id)
     if why is not None:
         return Failure(where, f"its article id {article_id[:80]!r} cannot be addressed in a URL: {why} "

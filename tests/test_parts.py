@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -10,18 +11,23 @@ import random
 import signal
 import struct
 import zlib
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from whoosh import index as whoosh_index
 from whoosh.fields import TEXT
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
+from indexer import fanout
 from indexer.build import index_paths
+from indexer.pipeline import parse_one
 from indexer.session import write_session
 from kb.config import Settings
-from kb.documents import documents, to_record
+from kb.documents import StoredSection, documents, to_record
 from kb.engines.whoosh import blocks, layout
 from kb.engines.whoosh.flush import SegmentWriter
 from kb.engines.whoosh.schema import TEXT_FIELDS, KbText, make_schema
@@ -105,6 +111,81 @@ def test_a_rebuild_written_in_parts_is_the_index_one_writer_builds(tmp_path: Pat
     assert index_paths([pages], Settings(index_dir=parts, parse_workers=2)).updated == 1
     hits = KnowledgeBase(Settings(index_dir=parts)).search("zorbitrexal").hits
     assert [h.title.endswith(" note 130") for h in hits] == [True]
+
+
+def test_parts_decide_failures_and_duplicate_ids_in_source_order_as_one_writer_does(tmp_path: Path) -> None:
+    """Each part parses its own run of pages; an article id that an earlier page (in an earlier part)
+    already has still fails the later page, and a broken page is reported and skipped, as with one writer."""
+    pages = _pages(tmp_path / "pages", 260)
+    canonical = '<link rel="canonical" href="https://example.org/shared">'
+    for name in ("page-0005.html", "page-0201.html", "page-0240.html"):  # the first, in part one, keeps the id
+        page = pages / name
+        page.write_text(page.read_text(encoding="utf-8").replace("<head>", "<head>" + canonical), encoding="utf-8")
+    (pages / "page-0150.html").write_bytes(b"\x00\x01\x02 not a page")
+    one, parts = tmp_path / "one", tmp_path / "parts"
+    summary_one = index_paths([pages], Settings(index_dir=one, parse_workers=1), full=True)
+    summary_parts = index_paths([pages], Settings(index_dir=parts, parse_workers=2), full=True)
+
+    assert (summary_parts.added, summary_parts.sections) == (summary_one.added, summary_one.sections) == \
+        (257, summary_one.sections)
+    assert summary_parts.failed == summary_one.failed
+    assert [(Path(f.path).name, "duplicate article id" in f.reason) for f in summary_parts.failed] == \
+        [("page-0150.html", False), ("page-0201.html", True), ("page-0240.html", True)]
+    segments_one, stored_one, postings_one = _reader_dump(one)
+    segments_parts, stored_parts, postings_parts = _reader_dump(parts)
+    assert (segments_one, segments_parts) == (1, 2)
+    assert stored_parts == stored_one and postings_parts == postings_one
+    assert _answers(parts) == _answers(one)
+    manifest_one = orjson.loads((layout.current_generation(one) / layout.MANIFEST).read_bytes())
+    manifest_parts = orjson.loads((layout.current_generation(parts) / layout.MANIFEST).read_bytes())
+    assert manifest_parts == manifest_one
+    assert (layout.current_generation(parts) / layout.VOCAB).read_bytes() == \
+        (layout.current_generation(one) / layout.VOCAB).read_bytes()
+
+
+def test_a_part_that_dies_while_parsing_fails_the_rebuild_and_keeps_the_live_index(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pages = _pages(tmp_path / "pages", 240)
+    index_dir = tmp_path / "index"
+    settings = Settings(index_dir=index_dir, parse_workers=2)
+    index_paths([pages], Settings(index_dir=index_dir, parse_workers=1), full=True)
+    before = _answers(index_dir)
+    live = layout.current_generation(index_dir)
+
+    def parse_or_die(job: Any) -> Any:
+        if job[0].rel == "page-0200.html":  # in the second part's run
+            os._exit(3)
+        return parse_one(job)
+
+    monkeypatch.setattr(fanout, "parse_one", parse_or_die)  # the parts are forked: they run this
+    with pytest.raises(fanout.PartFailed, match="stopped before it had parsed"):
+        index_paths([pages], settings, full=True)
+    assert layout.current_generation(index_dir) == live
+    assert [g.name for g in layout.generations(index_dir)] == [live.name]
+    assert _answers(index_dir) == before
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("kb-writer-")]
+
+
+def test_parts_are_runs_of_consecutive_pages_of_about_equal_weight() -> None:
+    def jobs(sizes: list[int]) -> list[Any]:
+        return [(None, b"x" * n, "", None) for n in sizes]
+
+    assert fanout.bounds(jobs([10] * 10), 2) == [(0, 5), (5, 10)]
+    assert fanout.bounds(jobs([0] * 6), 3) == [(0, 2), (2, 4), (4, 6)]
+    assert fanout.bounds(jobs([200_000] + [10] * 9), 2) == [(0, 1), (1, 10)]  # one heavy page is a part's worth
+    rng = random.Random(11)
+    for _ in range(200):
+        sizes = [rng.choice([0, 500, 4000, 60_000, 300_000]) for _ in range(rng.randint(1, 40))]
+        parts = rng.randint(1, 4)
+        runs = fanout.bounds(jobs(sizes), parts)
+        assert len(runs) == parts and runs[0][0] == 0 and runs[-1][1] == len(sizes)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(runs))  # consecutive, none left out
+        if len(sizes) >= parts:
+            assert all(lo < hi for lo, hi in runs)  # every part has a page
+        weights = [n + fanout.PAGE_WEIGHT for n in sizes]
+        share = sum(weights) / parts
+        # a run passes its share by less than one page, unless it had to be one page so later runs were not empty
+        assert all(hi - lo <= 1 or sum(weights[lo:hi]) < share + max(weights[lo:hi]) for lo, hi in runs)
 
 
 def test_text_fields_and_the_flush_write_the_postings_whoosh_writes(tmp_path: Path) -> None:
@@ -206,15 +287,17 @@ def test_a_writer_part_that_dies_fails_the_rebuild_and_keeps_the_live_index(tmp_
     article = Article(article_id="x", title="Baclofen", url="https://example.org/x",
                       sections=(Section(anchor="a", heading="Dose", breadcrumb=(), kind="lead",
                                         text=_sentence(rng, 20), deep_link=""),))
+    def produce(part: int) -> Iterator[list[StoredSection]]:
+        for i in range(200):
+            yield list(documents(article, f"k{part}-{i}"))
+        if part == 1:
+            os.kill(os.getpid(), signal.SIGKILL)  # a part that dies before it has written its segment
+
     with pytest.raises(RuntimeError, match="writer process .* stopped"), \
             write_session(settings, "test", full=True) as store:
-        store.expect(400)  # enough sources for two parts
-        writers = [p for p in multiprocessing.active_children() if p.name.startswith("kb-writer-")]
-        assert len(writers) == 2
-        for i in range(400):
-            store.add(list(documents(article, f"k{i}")))
-        assert writers[1].pid is not None
-        os.kill(writers[1].pid, signal.SIGKILL)
+        assert store.parts(400) == 2  # enough sources for two parts
+        store.write_parts([partial(produce, 0), partial(produce, 1)])
+        assert len([p for p in multiprocessing.active_children() if p.name.startswith("kb-writer-")]) == 2
         store.commit()
 
     assert layout.current_generation(index_dir) == live  # the fresh generation was removed, the live one kept

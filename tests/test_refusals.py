@@ -213,7 +213,7 @@ def test_a_full_rebuild_never_switches_over_a_commit_it_did_not_see(tmp_path: Pa
     index_paths([site(tmp_path / "site", 2)], s)
     fresh = WhooshStore.open(s, full=True)
     fresh.add(list(documents(_article("Rebuilt"), "r::1")))
-    fresh.manifest.record("r::1", "r", "1", "h", _article("Rebuilt"), ())
+    fresh.manifest.record("r::1", "r", "1", "h", "rebuilt", 1, ())
     other = WhooshStore.open(s, full=False)  # a writer that got past the lock
     write_article(other, "o::1", "o", "1", "h", _article("Committed"), ())
     other.commit()

@@ -17,7 +17,7 @@ backend name to them. Only `kb.documents` and `kb.models` types cross this seam.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # numpy behind it: commands that never search should not pay 
 
 T = TypeVar("T")
 Scored = tuple[float, int]  # (score, section number): the unit of every ranking
+Producer = Callable[[], Iterator[list[StoredSection]]]  # run in a writer process: each source's sections, in order
 
 
 @dataclass(frozen=True)
@@ -161,11 +162,10 @@ class Manifest:
     touched: set[str] = field(default_factory=set)
     removed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def record(self, key: str, root: str, rel: str, digest: str | None, article: Article,
+    def record(self, key: str, root: str, rel: str, digest: str | None, article_id: str, sections: int,
                words: Iterable[str]) -> None:
-        """Note a source written in this session."""
-        self.files[key] = {"hash": digest, "article_id": article.article_id, "root": root, "rel": rel,
-                           "sections": len(article.sections)}
+        """Note a source written in this session: its article and how many sections it gave."""
+        self.files[key] = {"hash": digest, "article_id": article_id, "root": root, "rel": rel, "sections": sections}
         self.touched.add(key)
         for w in words:
             self.vocab[w] = self.vocab.get(w, 0) + 1
@@ -243,8 +243,12 @@ class Store(Protocol):
     def delete(self, key: str) -> None:
         """Delete a source's sections."""
 
-    def expect(self, sources: int) -> None:
-        """A hint before the additions: about this many sources follow, in order."""
+    def parts(self, sources: int) -> int:
+        """How many processes may write this fresh store's `sources` sources (1: this one, through `add`)."""
+
+    def write_parts(self, producers: Sequence[Producer]) -> None:
+        """Start one writer process per producer (as many as `parts` allowed), each adding in order the
+        sections its producer yields there; `commit` waits for them and lists their parts in order."""
 
     def add(self, docs: list[StoredSection]) -> None:
         """Add the sections of one source."""
@@ -262,4 +266,4 @@ def write_article(store: Store, key: str, root: str, rel: str, digest: str | Non
     if not store.fresh:
         store.delete(key)
     store.add(list(documents(article, key)))
-    store.manifest.record(key, root, rel, digest, article, words)
+    store.manifest.record(key, root, rel, digest, article.article_id, len(article.sections), words)

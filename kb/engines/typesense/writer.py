@@ -19,12 +19,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kb.config import Settings
 from kb.documents import SCHEMA_VERSION, StoredSection
-from kb.engines.base import Manifest
+from kb.engines.base import Manifest, Producer
 from kb.engines.typesense import client as tc
 from kb.engines.typesense import meta as tm
 from kb.engines.typesense.replicas import Replicas
@@ -88,8 +88,13 @@ class TypesenseStore:
         """End a source's sections' visibility at the commit."""
         self._deletes.append(tc.key(key))
 
-    def expect(self, sources: int) -> None:
-        """No use here: a fresh collection is streamed in batches as it is."""
+    def parts(self, sources: int) -> int:
+        """One: a fresh collection is streamed in batches as it is (Typesense indexes in parallel itself)."""
+        return 1
+
+    def write_parts(self, producers: Sequence[Producer]) -> None:
+        """Not used: `parts` is always one."""
+        raise NotImplementedError("a Typesense store is written through add()")
 
     def add(self, docs: list[StoredSection]) -> None:
         """Add one source's sections (streamed into a fresh collection, buffered for the live one)."""

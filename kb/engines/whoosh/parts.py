@@ -1,12 +1,13 @@
-"""A full rebuild written in parts: runs of consecutive sections, each a segment written by its own process.
+"""A full rebuild written in parts: runs of consecutive sources, each a segment written by its own process.
 
 Whoosh's writer works in Python per word and per posting, so on pages that parse quickly one
 writer process is the whole cost of a rebuild, while the other cores wait. A fresh generation
-with many sources is therefore written by up to `MAX_PARTS` processes: the first part's sections
-go to the first process, the next part's to the second, and so on, and the commit lists their
-segments in that order. Document numbers, and so every ranking and tie, are the ones a single
-writer gives. Only a fresh generation is split: it has nothing to delete, and a part that fails
-fails the rebuild, whose folder is then removed while the live index stays as it was.
+with many sources is therefore written by up to `MAX_PARTS` processes, each adding what its
+producer yields (the indexer's: it reads and parses its run of sources in the same process, so
+no article crosses a process boundary), and the commit lists their segments in order. Document
+numbers, and so every ranking and tie, are the ones a single writer gives. Only a fresh
+generation is split: it has nothing to delete, and a part that fails fails the rebuild, whose
+folder is then removed while the live index stays as it was.
 """
 
 from __future__ import annotations
@@ -18,19 +19,19 @@ import multiprocessing
 import queue
 import signal
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from whoosh.filedb.filestore import FileStorage
 
+from kb.documents import to_record
+from kb.engines.base import Producer
 from kb.engines.whoosh.flush import SegmentWriter
 
 MAX_PARTS = 4  # every segment is one more term look-up per search word
 MIN_SOURCES = 100  # sources per part below which the processes cost more than they save
-BATCH = 64  # records handed over at a time
 _POLL_S = 0.5
-
-Record = dict[str, Any]
 
 
 def plan(sources: int, workers: int) -> int:
@@ -41,41 +42,20 @@ def plan(sources: int, workers: int) -> int:
 
 
 class Parts:
-    """Writer processes for a fresh generation, fed in order; `finish` returns their segments in order."""
+    """Writer processes for a fresh generation, one per producer; `finish` returns their segments in order."""
 
-    def __init__(self, path: Path, parts: int, expected: int, limitmb: int) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self._expected = max(1, expected)
-        self._seen = 0
-        self._batch: list[Record] = []
-        self._current = 0
+    def __init__(self, path: Path, producers: Sequence[Producer], limitmb: int) -> None:
+        ctx = multiprocessing.get_context("fork")  # a producer is a closure over the caller's work: inherited, not pickled
         self._results: Any = ctx.Queue()
-        self._inboxes: list[Any] = []
         self._procs: list[Any] = []
-        for i in range(parts):
-            inbox = ctx.Queue()  # a feeder thread: putting never waits for a busy writer
-            proc = ctx.Process(target=_write_part, args=(str(path), limitmb, inbox, self._results, i),
+        for i, produce in enumerate(producers):
+            proc = ctx.Process(target=_write_part, args=(str(path), limitmb, produce, self._results, i),
                                name=f"kb-writer-{i}", daemon=True)
             proc.start()
-            self._inboxes.append(inbox)
             self._procs.append(proc)
-
-    def add(self, records: list[Record]) -> None:
-        """Hand one source's records to the part its place in the run falls in."""
-        part = min(len(self._procs) - 1, self._seen * len(self._procs) // self._expected)
-        self._seen += 1
-        if part != self._current:
-            self._flush()
-            self._current = part
-        self._batch.extend(records)
-        if len(self._batch) >= BATCH:
-            self._flush()
 
     def finish(self) -> list[Any]:
         """Wait for every part to write its segment; the segments (Whoosh's) in order, empty parts left out."""
-        self._flush()
-        for inbox in self._inboxes:
-            inbox.put(None)
         done: dict[int, Any] = {}
         while len(done) < len(self._procs):
             try:
@@ -100,18 +80,12 @@ class Parts:
                 proc.terminate()
         for proc in self._procs:
             proc.join(timeout=5)
-        for q in (*self._inboxes, self._results):
-            q.cancel_join_thread()
-            q.close()
-
-    def _flush(self) -> None:
-        if self._batch:
-            self._inboxes[self._current].put(self._batch)
-            self._batch = []
+        self._results.cancel_join_thread()
+        self._results.close()
 
 
-def _write_part(path: str, limitmb: int, inbox: Any, results: Any, index: int) -> None:
-    """A writer process: add every record it is handed to a new segment, then report the segment."""
+def _write_part(path: str, limitmb: int, produce: Producer, results: Any, index: int) -> None:
+    """A writer process: add every section its producer yields to a new segment, then report the segment."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -119,9 +93,9 @@ def _write_part(path: str, limitmb: int, inbox: Any, results: Any, index: int) -
     try:
         ix = FileStorage(path, supports_mmap=False).open_index()
         writer = SegmentWriter(ix, _lk=False, limitmb=limitmb)  # the parent holds the index's lock
-        while (batch := inbox.get()) is not None:
-            for record in batch:
-                writer.add_document(**record)
+        for docs in produce():
+            for doc in docs:
+                writer.add_document(**to_record(doc))
         # Not `_finish()`: it would remove the temporary folder the other parts still write runs into.
         segment = writer._finalize_segment() if writer._added else None
         if segment is None:

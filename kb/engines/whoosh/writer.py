@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from whoosh.writing import IndexWriter
 
 from kb.config import Settings
 from kb.documents import SCHEMA_VERSION, StoredSection, to_record
-from kb.engines.base import Manifest
+from kb.engines.base import Manifest, Producer
 from kb.engines.whoosh import layout
 from kb.engines.whoosh.flush import SegmentWriter
 from kb.engines.whoosh.parts import Parts, plan
@@ -83,12 +84,16 @@ class WhooshStore:
             self._writer = SegmentWriter(storage.open_index(), limitmb=LIMIT_MB)
         return self._writer
 
-    def expect(self, sources: int) -> None:
-        """A fresh generation about to receive many sources is written in parts, one process each (`parts`)."""
-        parts = plan(sources, self.workers) if self.fresh and self._parts is None else 1
-        if parts > 1:
-            self.writer()  # the index's lock first
-            self._parts = Parts(self.path, parts, sources, LIMIT_MB)
+    def parts(self, sources: int) -> int:
+        """How many processes write this store's sources: several for a fresh generation of many (`parts`)."""
+        return plan(sources, self.workers) if self.fresh and self._parts is None else 1
+
+    def write_parts(self, producers: Sequence[Producer]) -> None:
+        """Start one writer process per producer, each writing a segment of the fresh generation (`parts`)."""
+        if not self.fresh or self._parts is not None:
+            raise RuntimeError("only a fresh generation is written in parts, and once")
+        self.writer()  # the index's lock first
+        self._parts = Parts(self.path, producers, LIMIT_MB)
 
     def delete(self, key: str) -> None:
         """Delete a source's sections."""
@@ -97,8 +102,7 @@ class WhooshStore:
     def add(self, docs: list[StoredSection]) -> None:
         """Add one source's sections."""
         if self._parts is not None:
-            self._parts.add([to_record(doc) for doc in docs])
-            return
+            raise RuntimeError("a generation written in parts takes its sections from their producers")
         w = self.writer()
         for doc in docs:
             w.add_document(**to_record(doc))
