@@ -2,8 +2,8 @@
 
 Text fields are indexed through the writer's own copy of the schema (`schema.indexing_schema`),
 and the table of contents is written with the index's schema as it was. Three costs of Whoosh's
-writer are avoided, each giving the same postings (and the same bytes, but for the small blocks
-left uncompressed):
+writer are avoided, each giving the same postings (blocks that read back as Whoosh's; the bytes
+differ only where small blocks are left uncompressed and repeated position encodings shared):
 
 * Whoosh keeps every posting as a 5-tuple in one list and sorts the whole list at the flush
   (a million tuples for 7,000 light sections). `GroupingPool` keeps one list per (field, term),
