@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import TEXT
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
@@ -39,6 +40,10 @@ WORDS = ["baclofen", "gabapentin", "spasm", "spasticity", "dose", "kidney", "liv
 STOP = ("the", "of", "and", "a", "is", "with", "for")
 QUERIES = ["baclofen", "gabapentin dose", "muscle spasm", "kidney liver", "café", "\"nerve pain\"", "withdrawal fever",
            "tizanidine sleep elderly", "dose 25 mg"]
+
+
+class OtherCodec(W3Codec):  # type: ignore[misc]
+    """A codec other than Whoosh's W3 (the segments' table of contents pickles it: a module-level class)."""
 
 
 def _sentence(rng: random.Random, n: int) -> str:
@@ -200,13 +205,14 @@ def test_text_fields_and_the_flush_write_the_postings_whoosh_writes(tmp_path: Pa
     records = [to_record(d) for d in documents(article, "k")]
 
     dumps = []
-    # "spilled": a pool over its memory limit writes sorted runs to disk, and the flush merges them
+    # "spilled": a pool over its memory limit writes sorted runs to disk, and the flush merges them;
+    # "other-codec": a codec other than Whoosh's W3 (a subclass here) is written by Whoosh's own loop
     for writer_class, name, limitmb in ((WhooshSegmentWriter, "whoosh", 128), (SegmentWriter, "kb", 128),
-                                        (SegmentWriter, "spilled", 0)):
+                                        (SegmentWriter, "spilled", 0), (SegmentWriter, "other-codec", 128)):
         folder = tmp_path / name
         folder.mkdir()
         ix = whoosh_index.create_in(str(folder), make_schema())
-        writer = writer_class(ix, limitmb=limitmb)
+        writer = writer_class(ix, limitmb=limitmb, **({"codec": OtherCodec()} if name == "other-codec" else {}))
         assert (type(writer.schema["body"]) is KbText) == (name != "whoosh")  # the fast path is the one taken
         for record in records:
             writer.add_document(**record)
@@ -219,7 +225,7 @@ def test_text_fields_and_the_flush_write_the_postings_whoosh_writes(tmp_path: Pa
                                    r.term_info(f, t).weight(), list(r.postings(f, t).items_as("positions")))
                           for f, t in r.all_terms() if f in TEXT_FIELDS})
             dumps[-1]["lengths"] = [[r.doc_field_length(n, f) for f in TEXT_FIELDS] for n in range(r.doc_count_all())]
-    assert dumps[0] == dumps[1] == dumps[2]
+    assert dumps[0] == dumps[1] == dumps[2] == dumps[3]
     assert len(dumps[0]) > 50
 
 

@@ -167,7 +167,7 @@ def _write_groups(fw: Any, schema: Schema, lengths: Lengths | None,
     codec = fw._codec
     blocklimit, compression = codec._blocklimit, codec._compression
     terms, postfile = fw._tindex, fw._postfile
-    if type(codec) is not W3Codec or codec._inlinelimit > 1:  # not kb's codec: Whoosh's own loop
+    if type(codec) is not W3Codec or codec._inlinelimit > 1:  # not the format `blocks.write` writes
         fw.add_postings(schema, lengths, ((f, t, d, w, b"" if v is None else v) for (f, t), group in groups
                                           for d, w, v in group))
         return
