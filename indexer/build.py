@@ -13,17 +13,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
 from indexer import uploads
-from indexer.fanout import Fanout
+from indexer.fanout import Fanout, Job
 from indexer.pipeline import parse_all
 from indexer.session import write_session
 from indexer.sources import Scan, Source, Upload, file_hash, not_regular, scan
 from kb.config import Settings
-from kb.engines.base import write_article
+from kb.engines.base import Store, write_article
 from kb.errors import ArticleNotFound, BadInput, Conflict
 from kb.ids import unaddressable
 from kb.models import Article, Failure, IndexSummary
@@ -48,7 +49,7 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
     sources = (*kept, *found.sources)  # uploads first: an id already uploaded keeps its upload
     with write_session(settings, purpose, full=full) as store:
         files = store.manifest.files
-        jobs: list[tuple[Source, bytes, str, Settings]] = []
+        jobs: list[Job] = []
         unchanged = 0
         for src in sources:
             try:
@@ -73,21 +74,7 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
         owners = {e["article_id"]: k for k, e in files.items() if k not in gone}
         bar = tqdm(total=len(jobs), unit="file", disable=not progress or not jobs, leave=False)
         if (parts := store.parts(len(jobs))) > 1:  # a fresh rebuild of many: parsed where it is written
-            fan = Fanout(jobs, parts)
-            store.write_parts(fan.producers())
-            fan.started()
-            for out in fan.outcomes():
-                bar.update()
-                src, digest = jobs[out.index][0], jobs[out.index][2]
-                failure = _check(src, out.article_id, out.reason, owners)
-                if failure is not None:
-                    failures.append(failure)
-                    fan.refuse(out.index)
-                    continue
-                assert out.article_id is not None
-                store.manifest.record(src.key, src.root, src.rel, digest, out.article_id, out.sections, out.words)
-                owners[out.article_id] = src.key
-                added += 1  # a fresh store has no sources yet
+            added = _write_in_parts(store, jobs, parts, owners, failures, bar)
         else:
             for parsed in parse_all(jobs, settings.parse_workers):
                 bar.update()
@@ -113,6 +100,29 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
         sections = store.manifest.sections()
     return IndexSummary(added=added, updated=updated, unchanged=unchanged, removed=len(gone),
                         failed=tuple(failures), sections=sections, seconds=time.perf_counter() - started)
+
+
+def _write_in_parts(store: Store, jobs: list[Job], parts: int, owners: dict[str, str], failures: list[Failure],
+                    bar: tqdm[Any]) -> int:
+    """Have `parts` of the store's writer processes parse and write the jobs (`indexer.fanout`), deciding
+    here, in source order, what fails; how many articles were written."""
+    fan = Fanout(jobs, parts)
+    store.write_parts(fan.producers())
+    fan.started()
+    added = 0
+    for out in fan.outcomes():
+        bar.update()
+        src, digest = jobs[out.index][0], jobs[out.index][2]
+        failure = _check(src, out.article_id, out.reason, owners)
+        if failure is not None:
+            failures.append(failure)
+            fan.refuse(out.index)
+            continue
+        assert out.article_id is not None
+        store.manifest.record(src.key, src.root, src.rel, digest, out.article_id, out.sections, out.words)
+        owners[out.article_id] = src.key
+        added += 1  # a fresh store has no sources yet
+    return added
 
 
 def _names(paths: Sequence[Path]) -> str:
