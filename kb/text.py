@@ -98,21 +98,6 @@ def terms(text: str) -> list[str]:
     return out
 
 
-def term_positions(text: str) -> dict[str, list[int]]:
-    """Each index term of a text with its word positions, in first-seen order; stop words keep
-    their slot (the positions `spans` gives, so phrase positions stay honest)."""
-    found: dict[str, list[int]] = {}
-    for pos, raw in enumerate(WORD_RE.findall(text)):
-        t = term(raw)
-        if t is not None:
-            at = found.get(t)
-            if at is None:
-                found[t] = [pos]
-            else:
-                at.append(pos)
-    return found
-
-
 @_memo(100_000)  # headings and titles repeat across sections, queries and commits
 def normalize_phrase(text: str) -> str:
     """A comparison key for headings and queries: folded words joined by one space."""
