@@ -171,6 +171,19 @@ def test_a_part_that_dies_while_parsing_fails_the_rebuild_and_keeps_the_live_ind
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("kb-writer-")]
 
 
+def test_a_page_over_the_time_limit_in_a_part_is_reported_and_the_rest_indexed(tmp_path: Path) -> None:
+    """The parse time limit (an alarm in the parsing process) holds in a part's process too."""
+    pages = _pages(tmp_path / "pages", 240)
+    (pages / "page-0120-slow.html").write_text(  # 100,000 sections: seconds of parsing, far over a 1 s limit
+        "<html><body><article><h1>Slow</h1>" + "<h2>Part</h2><p>Words in a part.</p>" * 100_000, encoding="utf-8")
+    summary = index_paths([pages], Settings(index_dir=tmp_path / "index", parse_workers=2, parse_timeout_s=1.0),
+                          full=True)
+    assert [(Path(f.path).name, f.reason) for f in summary.failed] == [("page-0120-slow.html",
+                                                                         "took longer than 1s to parse")]
+    assert summary.added == 240
+    assert _reader_dump(tmp_path / "index")[0] == 2  # written in two parts
+
+
 def test_parts_are_runs_of_consecutive_pages_of_about_equal_weight() -> None:
     def jobs(sizes: list[int]) -> list[Any]:
         return [(None, b"x" * n, "", None) for n in sizes]
