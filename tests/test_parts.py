@@ -264,7 +264,7 @@ def _blocks_in(postings_file: bytes) -> list[tuple[Any, bytes]]:
 
 
 def test_the_flush_writes_whooshs_blocks_and_leaves_small_ones_uncompressed(tmp_path: Path) -> None:
-    """`blocks.write` is Whoosh's postings writer without its per-posting calls: the same blocks in the
+    """`block_writer.write` is Whoosh's postings writer without its per-posting calls: the same blocks in the
     same order (each one's counts, ids, weights, lengths and values) and the same term statistics.
     The blocks zlib cannot shorten are left uncompressed, so the postings file is smaller."""
     rng = random.Random(5)

@@ -13,7 +13,7 @@ differ only where small blocks are left uncompressed and repeated position encod
   once.
 * Whoosh's `add_postings` checks the order and dispatches each posting through three calls,
   and its postings writer takes each one through `add_posting`; `SegmentWriter` writes each
-  term's blocks from slices of its postings (`blocks.write`), compressing only the blocks zlib
+  term's blocks from slices of its postings (`block_writer.write`), compressing only the blocks zlib
   can shorten.
 
 A pool that outgrows its memory limit spills sorted runs to disk as Whoosh's does, and is then
@@ -30,7 +30,7 @@ from whoosh.system import pack_ushort
 from whoosh.writing import PostingPool
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
-from kb.engines.whoosh import blocks as w3blocks
+from kb.engines.whoosh import block_writer
 from kb.engines.whoosh.schema import indexing_schema
 
 Posting = tuple[int, float, bytes | None]  # (document number, weight, encoded value)
@@ -161,13 +161,13 @@ class SegmentWriter(WhooshSegmentWriter):  # type: ignore[misc]
 def _write_groups(fw: Any, schema: Schema, lengths: Lengths | None,
                   groups: list[tuple[tuple[str, bytes], list[Posting]]]) -> None:
     """What Whoosh's `FieldWriter.add_postings` writes for these postings, a term at a time, each
-    term's blocks built by `blocks.write` (the term file gets the same rows)."""
+    term's blocks built by `block_writer.write` (the term file gets the same rows)."""
     field = None
     column: list[int | None] = []
     codec = fw._codec
     blocklimit, compression = codec._blocklimit, codec._compression
     terms, postfile = fw._tindex, fw._postfile
-    if type(codec) is not W3Codec or codec._inlinelimit > 1:  # not the format `blocks.write` writes
+    if type(codec) is not W3Codec or codec._inlinelimit > 1:  # not the format `block_writer.write` writes
         fw.add_postings(schema, lengths, ((f, t, d, w, b"" if v is None else v) for (f, t), group in groups
                                           for d, w, v in group))
         return
@@ -184,7 +184,7 @@ def _write_groups(fw: Any, schema: Schema, lengths: Lengths | None,
             column = lengths.column(fieldname) if lengths is not None else []
             fixed = schema[fieldname].format.fixed_value_size()
             key = pack_ushort(fw._fieldid)
-        terms.add(key + btext, w3blocks.write(postfile, postings, column, fixed, blocklimit, compression))
+        terms.add(key + btext, block_writer.write(postfile, postings, column, fixed, blocklimit, compression))
     if field is not None:
         fw.finish_field()
 
