@@ -3,12 +3,12 @@
 Handing parsed articles from parse workers to the writing processes cost a rebuild of light
 pages a fifth of its CPU (pickled out of one process, into the coordinating one, out again and
 into the writer). Here the store's writer processes (`Store.write_parts`) run the parsing
-themselves: part k takes a run of consecutive sources (runs of about equal bytes), and no
-article leaves its process. What the rebuild must still decide in source order (an article id
-already taken by an earlier source fails the later one) is decided by the coordinating
-process from each source's `Outcome`: a part parses its whole run first, reports it, and writes
-only once it has the verdicts for its run, which the coordinating process sends as soon as
-every earlier source is decided.
+themselves: part k takes a run of consecutive sources (runs of about equal weight: bytes and a
+fixed cost per page), and no article leaves its process. What the rebuild must still decide in
+source order (an article id already taken by an earlier source fails the later one) is decided
+by the coordinating process from each source's `Outcome`: a part parses its whole run first,
+reports it, and writes only once it has the verdicts for its run, which the coordinating
+process sends as soon as every source up to the run's end is decided.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from indexer.pipeline import Parsed, parse_one
 from indexer.sources import Source
 from kb.config import Settings
 from kb.documents import StoredSection, documents
+from kb.errors import WriterFailed
 
 Job = tuple[Source, bytes, str, Settings]
 BATCH = 32  # outcomes sent at a time
@@ -39,10 +40,6 @@ class Outcome:
     reason: str | None
     sections: int
     words: tuple[str, ...]
-
-
-class PartFailed(RuntimeError):
-    """A part's process stopped or failed before it had parsed its run; the rebuild fails."""
 
 
 def bounds(jobs: Sequence[Job], parts: int) -> list[tuple[int, int]]:
@@ -136,8 +133,8 @@ def _receive(conns: list[Connection], received: list[deque[Outcome]], done: list
         try:
             message: list[Outcome] | None = conns[k].recv()
         except EOFError:
-            raise PartFailed("an index writer process stopped before it had parsed its pages; "
-                             "the rebuild was abandoned and the index is unchanged") from None
+            raise WriterFailed("an index writer process stopped before it had parsed its pages; the rebuild "
+                               "was abandoned and the index is unchanged") from None
         if message is None:
             done[k] = True
         else:

@@ -24,6 +24,11 @@ class Conflict(KbError):
     of a missing or empty folder, a rebuild another writer's commit overtook."""
 
 
+class WriterFailed(KbError):
+    """A process writing part of a full rebuild stopped before it finished (killed, out of memory):
+    the rebuild is abandoned and the live index is unchanged."""
+
+
 class LockTimeout(KbError):
     """Another writer holds the index lock and did not release it in time."""
 

@@ -10,6 +10,8 @@ import pickle
 import random
 import signal
 import struct
+import subprocess
+import time
 import zlib
 from collections.abc import Iterator
 from functools import partial
@@ -33,8 +35,11 @@ from kb.engines.whoosh import blocks, layout
 from kb.engines.whoosh.flush import SegmentWriter
 from kb.engines.whoosh.schema import TEXT_FIELDS, KbText, make_schema
 from kb.engines.whoosh.segments import raw_matcher
+from kb.errors import WriterFailed
 from kb.models import Article, Section
 from kb.search import KnowledgeBase
+
+from support.processes import child_env, kb_command, tree_pids
 
 WORDS = ["baclofen", "gabapentin", "spasm", "spasticity", "dose", "kidney", "liver", "drowsiness", "dizziness", "nausea", "pregnancy", "alcohol", "elderly", "withdrawal", "pump", "tablet", "capsule", "interaction", "warning", "fever", "rash", "sleep", "nerve", "pain", "muscle", "relaxant", "tizanidine", "methocarbamol", "cyclobenzaprine", "café", "naïve", "résumé"]
 STOP = ("the", "of", "and", "a", "is", "with", "for")
@@ -163,7 +168,7 @@ def test_a_part_that_dies_while_parsing_fails_the_rebuild_and_keeps_the_live_ind
         return parse_one(job)
 
     monkeypatch.setattr(fanout, "parse_one", parse_or_die)  # the parts are forked: they run this
-    with pytest.raises(fanout.PartFailed, match="stopped before it had parsed"):
+    with pytest.raises(WriterFailed, match="stopped before it had parsed"):
         index_paths([pages], settings, full=True)
     assert layout.current_generation(index_dir) == live
     assert [g.name for g in layout.generations(index_dir)] == [live.name]
@@ -182,6 +187,33 @@ def test_a_page_over_the_time_limit_in_a_part_is_reported_and_the_rest_indexed(t
                                                                          "took longer than 1s to parse")]
     assert summary.added == 240
     assert _reader_dump(tmp_path / "index")[0] == 2  # written in two parts
+
+
+@pytest.mark.slow
+def test_kb_index_says_so_plainly_when_a_part_is_killed(tmp_path: Path) -> None:
+    """`kb index --full` with one of its writer processes killed (SIGKILL, as the OOM killer does):
+    a message and exit 1, no traceback, and the live index as it was."""
+    pages = _pages(tmp_path / "pages", 3000)
+    index_dir = tmp_path / "index"
+    index_paths([pages], Settings(index_dir=index_dir, parse_workers=1), full=True)
+    before = _answers(index_dir)
+    live = layout.current_generation(index_dir)
+    run = subprocess.Popen([*kb_command(), "index", str(pages), "--full", "--index", str(index_dir)],
+                           env={**child_env(), "KB_PARSE_WORKERS": "2"}, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    parts: list[int] = []
+    while len(parts) < 2 and run.poll() is None and time.monotonic() < deadline:
+        parts = [p for p in tree_pids(run.pid) if p != run.pid]  # the rebuild's only children: its parts
+        time.sleep(0.01)
+    assert len(parts) == 2, "the rebuild ended before its parts could be seen"
+    os.kill(parts[1], signal.SIGKILL)
+    _out, err = run.communicate(timeout=120)
+    assert run.returncode == 1
+    assert b"writer process" in err and b"index is unchanged" in err and b"Traceback" not in err
+    assert layout.current_generation(index_dir) == live
+    assert [g.name for g in layout.generations(index_dir)] == [live.name]
+    assert _answers(index_dir) == before
 
 
 def test_parts_are_runs_of_consecutive_pages_of_about_equal_weight() -> None:
@@ -313,7 +345,7 @@ def test_a_writer_part_that_dies_fails_the_rebuild_and_keeps_the_live_index(tmp_
         if part == 1:
             os.kill(os.getpid(), signal.SIGKILL)  # a part that dies before it has written its segment
 
-    with pytest.raises(RuntimeError, match="writer process .* stopped"), \
+    with pytest.raises(WriterFailed, match="writer process .* stopped"), \
             write_session(settings, "test", full=True) as store:
         assert store.parts(400) == 2  # enough sources for two parts
         store.write_parts([partial(produce, 0), partial(produce, 1)])

@@ -28,6 +28,7 @@ from whoosh.filedb.filestore import FileStorage
 from kb.documents import to_record
 from kb.engines.base import Producer
 from kb.engines.whoosh.flush import SegmentWriter
+from kb.errors import WriterFailed
 
 MAX_PARTS = 4  # every segment is one more term look-up per search word
 MIN_SOURCES = 100  # sources per part below which the processes cost more than they save
@@ -63,8 +64,9 @@ class Parts:
             except queue.Empty:
                 dead = [p for i, p in enumerate(self._procs) if i not in done and p.exitcode is not None]
                 if dead and self._results.empty():
-                    raise RuntimeError(f"an index writer process ({dead[0].name}) stopped with exit code "
-                                       f"{dead[0].exitcode} before it wrote its part") from None
+                    raise WriterFailed(f"an index writer process ({dead[0].name}) stopped with exit code "
+                                       f"{dead[0].exitcode} before it wrote its part; the rebuild was abandoned "
+                                       "and the index is unchanged") from None
                 continue
             if error is not None:
                 raise error
