@@ -69,7 +69,7 @@ class Fanout:
 
     def producers(self) -> list[Callable[[], Iterator[list[StoredSection]]]]:
         """One producer per part, run in that part's writer process."""
-        return [partial(self._produce, k) for k in range(len(self._bounds))]
+        return [partial(_produce, k, lo, self._jobs[lo:hi], self._pipes) for k, (lo, hi) in enumerate(self._bounds)]
 
     def started(self) -> None:
         """Called once the parts' processes run: this process lets go of their ends of the pipes, so a
@@ -96,28 +96,31 @@ class Fanout:
                     _receive(ours, received, done)
             conn.send(sorted(self._refused[k]))
 
-    def _produce(self, k: int) -> Iterator[list[StoredSection]]:
-        """In part k's process: parse the run, report it, then yield the kept articles' sections in order."""
-        for j, (mine, theirs) in enumerate(self._pipes):
-            mine.close()  # only the coordinating process reads these: a copy here would hide a dead part
-            if j != k:
-                theirs.close()
-        conn = self._pipes[k][1]
-        lo, hi = self._bounds[k]
-        parsed: list[Parsed] = []
-        batch: list[Outcome] = []
-        for index in range(lo, hi):
-            p = parse_one(self._jobs[index])
-            parsed.append(p)
-            batch.append(_outcome(index, p))
-            if len(batch) >= BATCH or index == hi - 1:
-                conn.send(batch)
-                batch = []
-        conn.send(None)
-        refused = set(conn.recv())
-        for index, p in zip(range(lo, hi), parsed, strict=True):
-            if p.article is not None and index not in refused:
-                yield list(documents(p.article, p.source.key))
+
+def _produce(k: int, lo: int, jobs: Sequence[Job], pipes: list[tuple[Connection, Connection]]
+             ) -> Iterator[list[StoredSection]]:
+    """In part k's process: parse its run (`jobs`, from `lo` on), report it, then yield the kept
+    articles' sections in order. Off the main thread the part is a fork server's child, and this
+    call (its run's jobs and the pipes) was pickled to it."""
+    for j, (mine, theirs) in enumerate(pipes):
+        mine.close()  # only the coordinating process reads these: a copy here would hide a dead part
+        if j != k:
+            theirs.close()
+    conn = pipes[k][1]
+    parsed: list[Parsed] = []
+    batch: list[Outcome] = []
+    for index, job in enumerate(jobs, start=lo):
+        p = parse_one(job)
+        parsed.append(p)
+        batch.append(_outcome(index, p))
+        if len(batch) >= BATCH or index == lo + len(jobs) - 1:
+            conn.send(batch)
+            batch = []
+    conn.send(None)
+    refused = set(conn.recv())
+    for index, p in enumerate(parsed, start=lo):
+        if p.article is not None and index not in refused:
+            yield list(documents(p.article, p.source.key))
 
 
 def _outcome(index: int, p: Parsed) -> Outcome:

@@ -11,6 +11,7 @@ import random
 import signal
 import struct
 import subprocess
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from whoosh.fields import TEXT
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
 from indexer import fanout
-from indexer.build import index_paths
+from indexer.build import Ingestor, index_paths
 from indexer.pipeline import parse_one
 from indexer.session import write_session
 from kb.config import Settings
@@ -121,6 +122,33 @@ def test_a_rebuild_written_in_parts_is_the_index_one_writer_builds(tmp_path: Pat
     assert index_paths([pages], Settings(index_dir=parts, parse_workers=2)).updated == 1
     hits = KnowledgeBase(Settings(index_dir=parts)).search("zorbitrexal").hits
     assert [h.title.endswith(" note 130") for h in hits] == [True]
+
+
+def test_the_servers_full_reindex_is_written_in_parts_too(tmp_path: Path) -> None:
+    """The admin API's full re-index runs in a server thread: its parts are a fork server's children
+    (forking a threaded process is unsafe), and the index is the one the CLI's parts and one writer give."""
+    pages = _pages(tmp_path / "pages", 260)
+    duplicate = pages / "page-0200.html"
+    duplicate.write_text(duplicate.read_text(encoding="utf-8").replace(
+        "<head>", '<head><link rel="canonical" href="https://example.org/same">'), encoding="utf-8")
+    first = pages / "page-0010.html"
+    first.write_text(first.read_text(encoding="utf-8").replace(
+        "<head>", '<head><link rel="canonical" href="https://example.org/same">'), encoding="utf-8")
+    one, served = tmp_path / "one", tmp_path / "served"
+    summary_one = index_paths([pages], Settings(index_dir=one, parse_workers=1), full=True)
+    results: list[Any] = []
+    ingestor = Ingestor(Settings(index_dir=served, parse_workers=2, articles_dir=pages))
+    thread = threading.Thread(target=lambda: results.append(ingestor.reindex(full=True)))
+    thread.start()
+    thread.join(120)
+    assert len(results) == 1
+    summary = results[0]
+    assert (summary.added, summary.failed) == (summary_one.added, summary_one.failed) and len(summary.failed) == 1
+    segments_one, stored_one, postings_one = _reader_dump(one)
+    segments_served, stored_served, postings_served = _reader_dump(served)
+    assert (segments_one, segments_served) == (1, 2)
+    assert stored_served == stored_one and postings_served == postings_one
+    assert _answers(served) == _answers(one)
 
 
 def test_parts_decide_failures_and_duplicate_ids_in_source_order_as_one_writer_does(tmp_path: Path) -> None:

@@ -37,16 +37,22 @@ _POLL_S = 0.5
 
 def plan(sources: int, workers: int) -> int:
     """How many parts a fresh build of `sources` sources is written in (1: the caller's own writer)."""
-    if threading.current_thread() is not threading.main_thread():
-        return 1  # forking a threaded server is unsafe, and its re-index runs in the background anyway
     return max(1, min(workers, MAX_PARTS, sources // MIN_SOURCES))
+
+
+def _context() -> Any:
+    """Fork on the main thread (a producer is then inherited, not pickled); off it (the server's admin
+    re-index), a fork server: forking a process whose other threads may hold locks is unsafe."""
+    if threading.current_thread() is threading.main_thread():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
 
 
 class Parts:
     """Writer processes for a fresh generation, one per producer; `finish` returns their segments in order."""
 
     def __init__(self, path: Path, producers: Sequence[Producer], limitmb: int) -> None:
-        ctx = multiprocessing.get_context("fork")  # a producer is a closure over the caller's work: inherited, not pickled
+        ctx = _context()
         self._results: Any = ctx.Queue()
         self._procs: list[Any] = []
         for i, produce in enumerate(producers):
