@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import multiprocessing
 import os
-import pickle
 import random
 import signal
-import struct
 import subprocess
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -22,57 +18,24 @@ from typing import Any
 import orjson
 import pytest
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec
-from whoosh.fields import TEXT
-from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
 from indexer import fanout
 from indexer.build import Ingestor, index_paths
 from indexer.pipeline import parse_one
 from indexer.session import write_session
 from kb.config import Settings
-from kb.documents import StoredSection, documents, to_record
-from kb.engines.whoosh import blocks, layout
-from kb.engines.whoosh.flush import SegmentWriter
-from kb.engines.whoosh.schema import TEXT_FIELDS, KbText, make_schema
-from kb.engines.whoosh.segments import raw_matcher
+from kb.documents import StoredSection, documents
+from kb.engines.whoosh import layout
+from kb.engines.whoosh.schema import TEXT_FIELDS
 from kb.errors import WriterFailed
 from kb.models import Article, Section
 from kb.search import KnowledgeBase
 
 from support.processes import child_env, kb_command, tree_pids
+from support.wordpages import sentence, write_pages
 
-WORDS = ["baclofen", "gabapentin", "spasm", "spasticity", "dose", "kidney", "liver", "drowsiness", "dizziness", "nausea", "pregnancy", "alcohol", "elderly", "withdrawal", "pump", "tablet", "capsule", "interaction", "warning", "fever", "rash", "sleep", "nerve", "pain", "muscle", "relaxant", "tizanidine", "methocarbamol", "cyclobenzaprine", "café", "naïve", "résumé"]
-STOP = ("the", "of", "and", "a", "is", "with", "for")
 QUERIES = ["baclofen", "gabapentin dose", "muscle spasm", "kidney liver", "café", "\"nerve pain\"", "withdrawal fever",
            "tizanidine sleep elderly", "dose 25 mg"]
-
-
-class OtherCodec(W3Codec):  # type: ignore[misc]
-    """A codec other than Whoosh's W3 (the segments' table of contents pickles it: a module-level class)."""
-
-
-def _sentence(rng: random.Random, n: int) -> str:
-    out = []
-    for _ in range(n):
-        out.append(rng.choice(STOP) if rng.random() < 0.3 else rng.choice(WORDS))
-        if rng.random() < 0.05:
-            out.append(f"{rng.randint(1, 400)} mg")
-    return " ".join(out).capitalize() + "."
-
-
-def _pages(folder: Path, count: int) -> Path:
-    """`count` small article pages of a few sections each, their words drawn from a fixed list."""
-    rng = random.Random(7)
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        title = f"{rng.choice(WORDS).capitalize()} note {i}"
-        body = "".join(f"<h2>{rng.choice(WORDS).capitalize()} {j}</h2><p>{_sentence(rng, rng.randint(4, 60))}</p>"
-                       for j in range(rng.randint(1, 4)))
-        (folder / f"page-{i:04d}.html").write_text(
-            f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
-            f"<p>{_sentence(rng, rng.randint(3, 30))}</p>{body}</article></body></html>", encoding="utf-8")
-    return folder
 
 
 def _reader_dump(index_dir: Path) -> tuple[int, list[Any], dict[Any, Any]]:
@@ -101,7 +64,7 @@ def _answers(index_dir: Path) -> list[Any]:
 
 
 def test_a_rebuild_written_in_parts_is_the_index_one_writer_builds(tmp_path: Path) -> None:
-    pages = _pages(tmp_path / "pages", 260)
+    pages = write_pages(tmp_path / "pages", 260)
     one, parts = tmp_path / "one", tmp_path / "parts"
     index_paths([pages], Settings(index_dir=one, parse_workers=1), full=True)
     summary = index_paths([pages], Settings(index_dir=parts, parse_workers=2), full=True)
@@ -127,7 +90,7 @@ def test_a_rebuild_written_in_parts_is_the_index_one_writer_builds(tmp_path: Pat
 def test_the_servers_full_reindex_is_written_in_parts_too(tmp_path: Path) -> None:
     """The admin API's full re-index runs in a server thread: its parts are a fork server's children
     (forking a threaded process is unsafe), and the index is the one the CLI's parts and one writer give."""
-    pages = _pages(tmp_path / "pages", 260)
+    pages = write_pages(tmp_path / "pages", 260)
     duplicate = pages / "page-0200.html"
     duplicate.write_text(duplicate.read_text(encoding="utf-8").replace(
         "<head>", '<head><link rel="canonical" href="https://example.org/same">'), encoding="utf-8")
@@ -154,7 +117,7 @@ def test_the_servers_full_reindex_is_written_in_parts_too(tmp_path: Path) -> Non
 def test_parts_decide_failures_and_duplicate_ids_in_source_order_as_one_writer_does(tmp_path: Path) -> None:
     """Each part parses its own run of pages; an article id that an earlier page (in an earlier part)
     already has still fails the later page, and a broken page is reported and skipped, as with one writer."""
-    pages = _pages(tmp_path / "pages", 260)
+    pages = write_pages(tmp_path / "pages", 260)
     canonical = '<link rel="canonical" href="https://example.org/shared">'
     for name in ("page-0005.html", "page-0201.html", "page-0240.html"):  # the first, in part one, keeps the id
         page = pages / name
@@ -183,7 +146,7 @@ def test_parts_decide_failures_and_duplicate_ids_in_source_order_as_one_writer_d
 
 def test_a_part_that_dies_while_parsing_fails_the_rebuild_and_keeps_the_live_index(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pages = _pages(tmp_path / "pages", 240)
+    pages = write_pages(tmp_path / "pages", 240)
     index_dir = tmp_path / "index"
     settings = Settings(index_dir=index_dir, parse_workers=2)
     index_paths([pages], Settings(index_dir=index_dir, parse_workers=1), full=True)
@@ -206,7 +169,7 @@ def test_a_part_that_dies_while_parsing_fails_the_rebuild_and_keeps_the_live_ind
 
 def test_a_page_over_the_time_limit_in_a_part_is_reported_and_the_rest_indexed(tmp_path: Path) -> None:
     """The parse time limit (an alarm in the parsing process) holds in a part's process too."""
-    pages = _pages(tmp_path / "pages", 240)
+    pages = write_pages(tmp_path / "pages", 240)
     (pages / "page-0120-slow.html").write_text(  # 100,000 sections: seconds of parsing, far over a 1 s limit
         "<html><body><article><h1>Slow</h1>" + "<h2>Part</h2><p>Words in a part.</p>" * 100_000, encoding="utf-8")
     summary = index_paths([pages], Settings(index_dir=tmp_path / "index", parse_workers=2, parse_timeout_s=1.0),
@@ -221,7 +184,7 @@ def test_a_page_over_the_time_limit_in_a_part_is_reported_and_the_rest_indexed(t
 def test_kb_index_says_so_plainly_when_a_part_is_killed(tmp_path: Path) -> None:
     """`kb index --full` with one of its writer processes killed (SIGKILL, as the OOM killer does):
     a message and exit 1, no traceback, and the live index as it was."""
-    pages = _pages(tmp_path / "pages", 3000)
+    pages = write_pages(tmp_path / "pages", 3000)
     index_dir = tmp_path / "index"
     index_paths([pages], Settings(index_dir=index_dir, parse_workers=1), full=True)
     before = _answers(index_dir)
@@ -266,97 +229,8 @@ def test_parts_are_runs_of_consecutive_pages_of_about_equal_weight() -> None:
         assert all(hi - lo <= 1 or sum(weights[lo:hi]) < share + max(weights[lo:hi]) for lo, hi in runs)
 
 
-def test_text_fields_and_the_flush_write_the_postings_whoosh_writes(tmp_path: Path) -> None:
-    """`KbText.index` and `flush.SegmentWriter` are speed-ups only: Whoosh's own writer gives the same
-    terms, postings, positions and per-term length statistics; and the index names only Whoosh's
-    field classes, so a kb without `KbText` (an older version) still reads it."""
-    rng = random.Random(3)
-    sections = tuple(Section(anchor=f"s{i}", heading=_sentence(rng, 3), breadcrumb=(), kind="section",
-                             text=_sentence(rng, rng.randint(0, 80)) + " Straße ÉCOLE ﬁsh 3,000 EL1 don't baclofen's", deep_link="")
-                     for i in range(120))
-    article = Article(article_id="a", title="Baclofen and the café", url="https://example.org/a", sections=sections)
-    records = [to_record(d) for d in documents(article, "k")]
-
-    dumps = []
-    # "spilled": a pool over its memory limit writes sorted runs to disk, and the flush merges them;
-    # "other-codec": a codec other than Whoosh's W3 (a subclass here) is written by Whoosh's own loop
-    for writer_class, name, limitmb in ((WhooshSegmentWriter, "whoosh", 128), (SegmentWriter, "kb", 128),
-                                        (SegmentWriter, "spilled", 0), (SegmentWriter, "other-codec", 128)):
-        folder = tmp_path / name
-        folder.mkdir()
-        ix = whoosh_index.create_in(str(folder), make_schema())
-        writer = writer_class(ix, limitmb=limitmb, **({"codec": OtherCodec()} if name == "other-codec" else {}))
-        assert (type(writer.schema["body"]) is KbText) == (name != "whoosh")  # the fast path is the one taken
-        for record in records:
-            writer.add_document(**record)
-        assert (len(writer.pool.runs) > 10) == (name == "spilled")
-        writer.commit()
-        ix = whoosh_index.open_dir(str(folder))
-        assert {type(ix.schema[f]) for f in TEXT_FIELDS} == {TEXT}  # what the table of contents names
-        with ix.reader() as r:
-            dumps.append({(f, t): (r.term_info(f, t).min_length(), r.term_info(f, t).max_length(),
-                                   r.term_info(f, t).weight(), list(r.postings(f, t).items_as("positions")))
-                          for f, t in r.all_terms() if f in TEXT_FIELDS})
-            dumps[-1]["lengths"] = [[r.doc_field_length(n, f) for f in TEXT_FIELDS] for n in range(r.doc_count_all())]
-    assert dumps[0] == dumps[1] == dumps[2] == dumps[3]
-    assert len(dumps[0]) > 50
-    assert ("body", b"") in dumps[0]  # "s" (of "baclofen's") stems to an empty term, which Whoosh indexes too
-
-
-def _blocks_in(postings_file: bytes) -> list[tuple[Any, bytes]]:
-    """Every block of a W3 postings file in order: its info (less the compression flag) and its data, decompressed."""
-    out: list[tuple[Any, bytes]] = []
-    pos = 0
-    while pos < len(postings_file):
-        assert postings_file[pos:pos + 4] == b"W3Bl"  # each term's postings start with the format's magic
-        pos += 4
-        last = False
-        while not last:
-            length = struct.unpack_from("!i", postings_file, pos)[0]
-            last, pos = length < 0, pos + 4
-            block = postings_file[pos:pos + abs(length)]
-            stream = io.BytesIO(block)
-            count, top, max_weight, compressed, min_length, max_length = pickle.load(stream)
-            data = block[stream.tell():]
-            out.append(((count, top, max_weight, min_length, max_length), zlib.decompress(data) if compressed else data))
-            pos += abs(length)
-    return out
-
-
-def test_the_flush_writes_whooshs_blocks_and_leaves_small_ones_uncompressed(tmp_path: Path) -> None:
-    """`block_writer.write` is Whoosh's postings writer without its per-posting calls: the same blocks in the
-    same order (each one's counts, ids, weights, lengths and values) and the same term statistics.
-    The blocks zlib cannot shorten are left uncompressed, so the postings file is smaller."""
-    rng = random.Random(5)
-    sections = tuple(Section(anchor=f"s{i}", heading=_sentence(rng, 3), breadcrumb=(), kind="section",
-                             text=_sentence(rng, rng.randint(0, 400)), deep_link="") for i in range(300))
-    records = [to_record(d) for d in documents(Article(article_id="a", title="Baclofen", url="https://example.org/a",
-                                                       sections=sections), "k")]
-
-    def written(name: str, writer_class: Any) -> tuple[bytes, dict[Any, Any]]:
-        folder = tmp_path / name
-        folder.mkdir()
-        writer = writer_class(whoosh_index.create_in(str(folder), make_schema()), limitmb=128, compound=False)
-        for record in records:
-            writer.add_document(**record)
-        writer.commit()
-        with whoosh_index.open_dir(str(folder)).reader() as r:
-            infos = {(f, t): (i.weight(), i.doc_frequency(), i.min_length(), i.max_length(), i.max_weight(),
-                              i.min_id(), i.max_id()) for f, t in r.all_terms() for i in [r.term_info(f, t)]}
-        return next(folder.glob("*.pst")).read_bytes(), infos
-
-    (whoosh_file, whoosh_infos), (kb_file, kb_infos) = written("whoosh", WhooshSegmentWriter), written("kb", SegmentWriter)
-    assert kb_infos == whoosh_infos
-    whoosh_blocks, kb_blocks = _blocks_in(whoosh_file), _blocks_in(kb_file)
-    assert len(kb_blocks) > 500 and any(info[0] == 128 for info, _ in kb_blocks)  # full blocks and short ones
-    assert [info for info, _ in kb_blocks] == [info for info, _ in whoosh_blocks]
-    # The data: the same pickle, but for a lone position's encoding, which kb shares (pickled once per block).
-    assert [pickle.loads(data) for _, data in kb_blocks] == [pickle.loads(data) for _, data in whoosh_blocks]
-    assert len(kb_file) < len(whoosh_file)
-
-
 def test_a_writer_part_that_dies_fails_the_rebuild_and_keeps_the_live_index(tmp_path: Path) -> None:
-    pages = _pages(tmp_path / "pages", 40)
+    pages = write_pages(tmp_path / "pages", 40)
     index_dir = tmp_path / "index"
     settings = Settings(index_dir=index_dir, parse_workers=2)
     index_paths([pages], settings, full=True)  # 40 pages: one writer
@@ -366,7 +240,7 @@ def test_a_writer_part_that_dies_fails_the_rebuild_and_keeps_the_live_index(tmp_
     rng = random.Random(5)
     article = Article(article_id="x", title="Baclofen", url="https://example.org/x",
                       sections=(Section(anchor="a", heading="Dose", breadcrumb=(), kind="lead",
-                                        text=_sentence(rng, 20), deep_link=""),))
+                                        text=sentence(rng, 20), deep_link=""),))
     def produce(part: int) -> Iterator[list[StoredSection]]:
         for i in range(200):
             yield list(documents(article, f"k{part}-{i}"))
@@ -384,44 +258,3 @@ def test_a_writer_part_that_dies_fails_the_rebuild_and_keeps_the_live_index(tmp_
     assert [g.name for g in layout.generations(index_dir)] == [live.name]
     assert _answers(index_dir) == before
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("kb-writer-")]
-
-
-def test_postings_read_straight_from_the_blocks_are_the_ones_whoosh_reads(tmp_path: Path) -> None:
-    """`blocks.read` and `blocks.positions` (one read per term, from the extent the frequency table's
-    pass kept) give every term's document numbers, frequencies and word positions exactly as
-    Whoosh's matcher does, across blocks and parts."""
-    pages = _pages(tmp_path / "pages", 260)
-    index_dir = tmp_path / "index"
-    index_paths([pages], Settings(index_dir=index_dir, parse_workers=2), full=True)
-    ix = whoosh_index.open_dir(str(layout.current_generation(index_dir)))
-    terms = multi_block = 0
-    with ix.searcher() as s:
-        for sub, _ in s.subsearchers:
-            r = sub.reader()
-            for field in TEXT_FIELDS:
-                for tbytes, info in r.iter_field(field):
-                    m = raw_matcher(r, field, tbytes.decode("utf-8"))
-                    ids: list[int] = []
-                    weights: list[float] = []
-                    count = 0
-                    while m.is_active():  # Whoosh's own block decoding, as segments.py did before
-                        m._read_ids()
-                        m._read_weights()
-                        ids.extend(m._ids)
-                        weights.extend(m._weights)
-                        count += 1
-                        m._next_block()
-                    where = blocks.extent(info)
-                    assert where is not None
-                    got_ids, got_weights = blocks.read(r._terms._postfile, where)
-                    assert got_ids.tolist() == ids and got_weights.tolist() == weights, (field, tbytes)
-                    m = raw_matcher(r, field, tbytes.decode("utf-8"))
-                    positions = []
-                    while m.is_active():
-                        positions.append(list(m.value_as("positions")))
-                        m.next()
-                    offsets, flat = blocks.positions(r._terms._postfile, where)
-                    assert [flat[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:], strict=True)] == positions
-                    terms += 1
-                    multi_block += count > 1
-    assert terms > 100 and multi_block > 5
