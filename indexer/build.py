@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from indexer import uploads
-from indexer.fanout import Fanout, Job
-from indexer.pipeline import parse_all
+from indexer.fanout import Fanout
+from indexer.pipeline import Job, parse_all
 from indexer.session import write_session
 from indexer.sources import Scan, Source, Upload, file_hash, not_regular, scan
 from kb.config import Settings

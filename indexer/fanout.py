@@ -20,13 +20,10 @@ from dataclasses import dataclass
 from functools import partial
 from multiprocessing.connection import Connection, wait
 
-from indexer.pipeline import Parsed, parse_one
-from indexer.sources import Source
-from kb.config import Settings
+from indexer.pipeline import Job, Parsed, parse_one
 from kb.documents import StoredSection, documents
 from kb.errors import WriterFailed
 
-Job = tuple[Source, bytes, str, Settings]
 BATCH = 32  # outcomes sent at a time
 PAGE_WEIGHT = 4096  # what parsing a page costs besides its bytes, in bytes' worth (about, for light pages)
 

@@ -31,6 +31,8 @@ from kb.config import Settings
 from kb.errors import BadInput
 from kb.models import Article, Section
 
+Job = tuple[Source, bytes, str, Settings]  # a source, its bytes, their hash, and the settings to parse it with
+
 
 @dataclass(frozen=True)
 class Parsed:
@@ -95,22 +97,17 @@ def article_from_record(line: bytes, source: Source) -> Article:
 def vocabulary(article: Article) -> tuple[str, ...]:
     """Distinct alphabetic words of 4+ letters: the spelling corrector's candidates."""
     written = set(_LETTERS.findall("\n".join((article.title, *(s.heading + " " + s.text for s in article.sections)))))
-    found: set[str] = set()
-    known = _CANDIDATES
-    for word in written:  # each distinct spelling folded once, and once per process for the common ones
-        candidate = known.get(word)
-        if candidate is None:
-            if len(known) >= 500_000:
-                known.clear()
-            folded = text.fold(word)
-            candidate = known[word] = folded if len(folded) >= 4 and folded.isalpha() else ""
-        if candidate:
-            found.add(candidate)
-    return tuple(found)
+    return tuple({c for c in map(_candidate, written) if c})  # each distinct spelling looked at once
 
 
 _LETTERS = re.compile(r"[^\W\d_]+")  # `text.WORD_RE`'s words of letters (its numbers are never candidates)
-_CANDIDATES: dict[str, str] = {}  # a word as written -> its folded candidate, or "" when it is not one
+
+
+@text.memo(500_000)  # words repeat across a site's pages
+def _candidate(word: str) -> str:
+    """A word as written, folded, when it is a spelling candidate; "" when it is not."""
+    folded = text.fold(word)
+    return folded if len(folded) >= 4 and folded.isalpha() else ""
 
 
 def fallback_url(source: Source, settings: Settings) -> str:
@@ -121,7 +118,7 @@ def fallback_url(source: Source, settings: Settings) -> str:
     return source.path.resolve().as_uri()
 
 
-def parse_one(job: tuple[Source, bytes, str, Settings]) -> Parsed:
+def parse_one(job: Job) -> Parsed:
     """Parse one source (runs in a worker process)."""
     from indexer.parse import parse_article  # imported on first use: a no-op run never loads bs4
 
@@ -158,7 +155,7 @@ def _worker_init() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
 
 
-def parse_all(jobs: Sequence[tuple[Source, bytes, str, Settings]], workers: int) -> Iterator[Parsed]:
+def parse_all(jobs: Sequence[Job], workers: int) -> Iterator[Parsed]:
     """Parse jobs in order, in a process pool when there are enough to be worth it.
 
     Off the main thread (the server's admin API) the time limit's alarm cannot ring, so every job
@@ -193,7 +190,7 @@ def _forkserver() -> Any:
     return server
 
 
-def _standing_parse(jobs: Sequence[tuple[Source, bytes, str, Settings]]) -> Iterator[Parsed]:
+def _standing_parse(jobs: Sequence[Job]) -> Iterator[Parsed]:
     """Parse a few jobs in the process kept for admin uploads (started once per server process).
 
     Starting a process for each upload cost ~160 ms and a good part of a core, twice a second

@@ -33,7 +33,7 @@ _stemmer.maxCacheSize = 0  # off: `stem` below caches, in a dict the cycle colle
 R = TypeVar("R")
 
 
-def _memo(limit: int) -> Callable[[Callable[[str], R]], Callable[[str], R]]:
+def memo(limit: int) -> Callable[[Callable[[str], R]], Callable[[str], R]]:
     """Cache a function of one word in a dict, emptied when it reaches `limit` entries."""
     def wrap(fn: Callable[[str], R]) -> Callable[[str], R]:
         cache: dict[str, R] = {}
@@ -53,7 +53,7 @@ def _memo(limit: int) -> Callable[[Callable[[str], R]], Callable[[str], R]]:
     return wrap
 
 
-@_memo(200_000)
+@memo(200_000)
 def fold(word: str) -> str:
     """Lower-case and strip accents: "Café" -> "cafe"."""
     word = word.lower()
@@ -63,13 +63,13 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@_memo(200_000)
+@memo(200_000)
 def stem(word: str) -> str:
     """The Porter stem of an already folded word."""
     return str(_stemmer.stemWord(word))
 
 
-@_memo(500_000)
+@memo(500_000)
 def term(raw: str) -> str | None:
     """The index term of one word as written, or None for a stop word (cached: words repeat)."""
     w = fold(raw)
@@ -98,7 +98,22 @@ def terms(text: str) -> list[str]:
     return out
 
 
-@_memo(100_000)  # headings and titles repeat across sections, queries and commits
+def term_positions(text: str) -> dict[str, list[int]]:
+    """Each index term of a text with its word positions, in first-seen order; stop words keep
+    their slot (the positions `spans` gives, so phrase positions stay honest)."""
+    found: dict[str, list[int]] = {}
+    for pos, raw in enumerate(WORD_RE.findall(text)):
+        t = term(raw)
+        if t is not None:
+            at = found.get(t)
+            if at is None:
+                found[t] = [pos]
+            else:
+                at.append(pos)
+    return found
+
+
+@memo(100_000)  # headings and titles repeat across sections, queries and commits
 def normalize_phrase(text: str) -> str:
     """A comparison key for headings and queries: folded words joined by one space."""
     return " ".join(words(text))

@@ -84,42 +84,17 @@ class KbText(TEXT):  # type: ignore[misc]
             return
         encode = self.format.encode
         boost = self.format.field_boost
-        for t, found in _term_positions(value).items():
+        for t, found in text.term_positions(value).items():
             if len(found) == 1 and found[0] < 8192:  # most words of a section: the encoding is the position's
                 value_bytes = _ONE_POSITION.get(found[0])
                 if value_bytes is None:
                     value_bytes = _ONE_POSITION[found[0]] = encode(found)
             else:
                 value_bytes = encode(found)
-            yield t, len(found), len(found) * boost, value_bytes
-
-
-def _term_positions(value: str) -> dict[bytes, list[int]]:
-    """Each index term of a text (as bytes) with its word positions, in first-seen order: the terms and
-    positions `kb.text.spans` gives (stop words keep their slot, so phrase positions stay honest)."""
-    found: dict[bytes, list[int]] = {}
-    known = _TERM_BYTES
-    for pos, raw in enumerate(text.WORD_RE.findall(value)):
-        t = known.get(raw, _UNSEEN)
-        if t is _UNSEEN:  # a word this process has not met yet
-            if len(known) >= 500_000:
-                known.clear()
-            stem = text.term(raw)
-            t = known[raw] = None if stem is None else stem.encode("utf-8")
-        if t is not None:  # None: a stop word (an empty term is a term, as Whoosh's analysis has it)
-            at = found.get(t)
-            if at is None:
-                found[t] = [pos]
-            else:
-                at.append(pos)
-    return found
+            yield t.encode("utf-8"), len(found), len(found) * boost, value_bytes
 
 
 _ONE_POSITION: dict[int, bytes] = {}  # Positions' encoding of a lone word at each position
-# A word as written -> its term's bytes (None for a stop word): the same bytes object each time, so
-# the writer's (field, term) look-ups hash it once.
-_TERM_BYTES: dict[str, bytes | None] = {}
-_UNSEEN: Any = object()
 
 
 def indexing_schema(schema: Schema) -> Schema:
