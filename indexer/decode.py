@@ -3,7 +3,8 @@
 The encoding is taken, in order, from a byte-order mark, a `<meta charset>` or a
 `<meta http-equiv="Content-Type">` in the first bytes, else UTF-8, else Windows-1252
 (which is also what browsers substitute for a declared Latin-1 or ASCII). Undecodable
-bytes become U+FFFD; decoding never raises.
+bytes become U+FFFD; decoding never raises. One repair is made to the text: a `<title>` that is
+never closed (`close_title`) would otherwise swallow the whole page as its text.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ _HTML_TAG = re.compile(
     r"table|span|a|br|img|strong|em|b|i|header|nav|footer|blockquote|pre|dl|details)[\s/>]",
     re.I,
 )
+
+_TITLE_OPEN = re.compile(r"<title\b[^>]*>", re.I)
+_TITLE_CLOSE = re.compile(r"</title[\s/>]", re.I)
+_TITLE_END = re.compile(r"[<\r\n]")
+_TITLE_MAX = 300  # characters kept as an unclosed title's text
 
 
 def _declared(data: bytes) -> str | None:
@@ -97,3 +103,26 @@ def binary_reason(text: str) -> str | None:
 def looks_like_html(text: str) -> bool:
     """Whether the text contains at least one common HTML tag."""
     return _HTML_TAG.search(text) is not None
+
+
+def close_title(text: str) -> str:
+    """The text with each unclosed `<title>` closed at the end of its line (or at the next tag).
+
+    `<title>` holds raw text up to `</title>` (lxml reads an SVG icon's `<title>` the same way),
+    so with no `</title>` the parser takes all the rest of the page, article included, as the
+    title. Pages cut or mangled in transit (a template that lost the end tag, a truncated copy)
+    lose every word of their article that way.
+    """
+    parts: list[str] = []
+    pos = 0
+    while (opened := _TITLE_OPEN.search(text, pos)) is not None:
+        closed = _TITLE_CLOSE.search(text, opened.end())
+        if closed is not None:
+            pos = closed.end()
+            continue
+        start = opened.end()
+        end = _TITLE_END.search(text, start, start + _TITLE_MAX)
+        cut = end.start() if end is not None else min(len(text), start + _TITLE_MAX)
+        parts += [text[:cut], "</title>"]
+        text, pos = text[cut:], 0
+    return "".join(parts) + text if parts else text

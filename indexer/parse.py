@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
 from indexer.anchors import site_url
 from indexer.clean import cleaner_for, in_page_chrome
 from indexer.container import Measure, densest, measure, weigh, with_continuations
-from indexer.decode import binary_reason, decode_html, looks_like_html
+from indexer.decode import binary_reason, close_title, decode_html, looks_like_html
 from indexer.fragments import land
 from indexer.meta import TIER_MAIN, PageScan, read_metadata, scan, title_h1
 from indexer.sections import split_sections
@@ -73,7 +73,7 @@ def _to_text(data: bytes | str, settings: Settings) -> str:
         raise BadInput(reason)
     if not looks_like_html(text):
         raise BadInput("not HTML (no HTML tags found)")
-    return text
+    return close_title(text)
 
 
 def parse_article(

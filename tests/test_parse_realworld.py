@@ -175,6 +175,25 @@ def test_a_page_whose_title_tag_is_misplaced_is_titled_by_it_not_by_its_file_nam
     a = parse(html, source="l3s-0123.html")
     assert a.title == "Bridge delayed again"
 
+def test_a_title_tag_never_closed_does_not_swallow_the_article() -> None:
+    # Modelled on L3S-GN1 pages whose </title> was lost: lxml reads the rest of the page as the
+    # title's text, and the page had no article at all.
+    html = (
+        "<html><head><title>Bridge delayed again (Town News)\nfunction f() { return 1 < 2; }\n"
+        f"</head><body><div><h1>Bridge delayed again</h1><p>{PROSE}</p><p>{MORE}</p></div></body></html>"
+    )
+    a = parse(html)
+    assert a.title == "Bridge delayed again"
+    assert PROSE in body_text(a) and MORE in body_text(a)
+
+
+def test_a_closed_title_keeps_its_text_across_lines_and_tags() -> None:
+    html = doc(f"<div><p>{PROSE}</p></div>", "<title>Bridge delayed\nagain <b>now</b></title>")
+    a = parse(html)
+    assert a.title == "Bridge delayed again <b>now</b>"
+    assert PROSE in body_text(a)
+
+
 
 def test_a_caption_is_never_the_title() -> None:
     body = (
