@@ -73,30 +73,34 @@ def index_paths(paths: Sequence[Path], settings: Settings, *, full: bool = False
             store.delete(key)
         owners = {e["article_id"]: k for k, e in files.items() if k not in gone}
         bar = tqdm(total=len(jobs), unit="file", disable=not progress or not jobs, leave=False)
-        if (parts := store.parts(len(jobs))) > 1:  # a fresh rebuild of many: parsed where it is written
-            added = _write_in_parts(store, jobs, parts, owners, failures, bar)
-        else:
-            for parsed in parse_all(jobs, settings.parse_workers):
-                bar.update()
-                src = parsed.source
-                article = parsed.article
-                failure = _check(src, article.article_id if article else None, parsed.reason, owners)
-                if failure is not None:
-                    failures.append(failure)
-                    continue
-                assert article is not None
-                existed = src.key in files
-                write_article(store, src.key, src.root, src.rel, parsed.digest, article, parsed.words)
-                owners[article.article_id] = src.key
-                updated += existed
-                added += not existed
-        bar.close()
-        for key in gone:
-            store.manifest.forget(key)
-        if full and not allow_empty and not any(e["root"] != uploads.ROOT for e in files.values()):
-            raise Conflict(f"the full re-index of {_names(paths)} indexed no article (see the files skipped); "
-                           "the index is unchanged. Pass --allow-empty to empty it on purpose.")
-        store.commit()
+        try:
+            if (parts := store.parts(len(jobs))) > 1:  # a fresh rebuild of many: parsed where it is written
+                added = _write_in_parts(store, jobs, parts, owners, failures, bar)
+            else:
+                for parsed in parse_all(jobs, settings.parse_workers):
+                    bar.update()
+                    src = parsed.source
+                    article = parsed.article
+                    failure = _check(src, article.article_id if article else None, parsed.reason, owners)
+                    if failure is not None:
+                        failures.append(failure)
+                        continue
+                    assert article is not None
+                    existed = src.key in files
+                    write_article(store, src.key, src.root, src.rel, parsed.digest, article, parsed.words)
+                    owners[article.article_id] = src.key
+                    updated += existed
+                    added += not existed
+            for key in gone:
+                store.manifest.forget(key)
+            if full and not allow_empty and not any(e["root"] != uploads.ROOT for e in files.values()):
+                raise Conflict(f"the full re-index of {_names(paths)} indexed no article (see the files skipped); "
+                               "the index is unchanged. Pass --allow-empty to empty it on purpose.")
+            # the parts (or the one writer) still write and flush: say so, or the bar sits at 100 %
+            bar.set_description_str("writing the index")
+            store.commit()
+        finally:
+            bar.close()
         sections = store.manifest.sections()
     return IndexSummary(added=added, updated=updated, unchanged=unchanged, removed=len(gone),
                         failed=tuple(failures), sections=sections, seconds=time.perf_counter() - started)

@@ -50,6 +50,17 @@ def test_first_run_adds_every_page_and_counts_sections(tmp_path: Path) -> None:
     assert summary.failed == ()
 
 
+def test_the_progress_bar_says_when_parsing_is_over_and_the_index_is_being_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_site(tmp_path / "site")
+    index_paths([tmp_path / "site"], settings_for(tmp_path), progress=True)
+    shown = capsys.readouterr().err
+    assert "3/3" in shown  # the pages parsed
+    assert "writing the index" in shown.split("3/3")[-2]  # then, on the full bar, the write
+    index_paths([tmp_path / "site"], settings_for(tmp_path), progress=True)
+    assert capsys.readouterr().err == ""  # nothing to parse or write: no bar at all
+
+
 def test_second_run_skips_unchanged_files_without_parsing(tmp_path: Path) -> None:
     make_site(tmp_path / "site")
     s = settings_for(tmp_path)
