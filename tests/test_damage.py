@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -50,6 +51,32 @@ def get(port: int, path: str) -> tuple[int, dict[str, object]]:
     status, body = request(port, "GET", path, timeout=20)
     return status, orjson.loads(body)
 
+
+
+def test_the_generation_token_sees_every_switch_and_every_change_to_current_at_once(two_generations: Path) -> None:
+    # The token remembers what CURRENT says by the file's identity: a switch, a rollback or
+    # damage written in place must all show on the very next call.
+    index_dir = two_generations
+    old, new = layout.generations(index_dir)
+    assert layout.generation_token(index_dir) == (new.name, new.stat().st_mtime_ns)
+    layout.switch_to(index_dir, old)  # a rollback
+    assert layout.generation_token(index_dir) == (old.name, old.stat().st_mtime_ns)
+    assert layout.current_generation(index_dir) == old
+    current = index_dir / layout.CURRENT
+    # Rewritten in place at the same size: only the file's times tell, and the kernel stamps them
+    # with a clock that ticks every few milliseconds, so let it tick (kb itself always replaces CURRENT).
+    time.sleep(0.05)
+    with current.open("r+b") as f:
+        f.write(new.name.encode())
+    assert layout.current_generation(index_dir) == new
+    time.sleep(0.05)
+    with current.open("r+b") as f:
+        f.write(b"gen-zzzzzz")  # garbled in place
+    assert layout.generation_token(index_dir) is None
+    current.write_bytes(b"")  # emptied
+    assert layout.current_generation(index_dir) is None
+    current.unlink()
+    assert layout.generation_token(index_dir) is None
 
 def test_a_server_on_a_damaged_index_answers_from_the_previous_generation(
         two_generations: Path, pytestconfig: pytest.Config) -> None:

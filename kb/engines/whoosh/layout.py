@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +26,50 @@ VOCAB = "vocab.json"
 _GEN_RE = re.compile(r"^gen-(\d+)$")
 
 
-def current_generation(index_dir: Path) -> Path | None:
-    """The live generation's folder, or None when nothing was ever committed."""
+# CURRENT's name by the file's identity (device, inode, size, modified and changed times): every
+# switch replaces CURRENT with a new file, so a reader checking for a commit on each search stats it
+# instead of opening and reading it.
+_NAMES: dict[Path, tuple[tuple[int, ...], str]] = {}
+
+
+def _current_name(index_dir: Path) -> str | None:
+    """What CURRENT says (stripped), or None when it is missing."""
+    path = index_dir / CURRENT
     try:
-        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if not _GEN_RE.match(name):
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    hit = _NAMES.get(path)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    try:
+        name = path.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if len(_NAMES) >= 16:
+        _NAMES.clear()
+    _NAMES[path] = (key, name)  # a switch between the stat and the read only leaves an unused key
+    return name
+
+
+def _live(index_dir: Path) -> tuple[Path, os.stat_result] | None:
+    """The live generation's folder and its stat, or None."""
+    name = _current_name(index_dir)
+    if name is None or not _GEN_RE.match(name):
         return None
     path = index_dir / name
-    return path if path.is_dir() else None
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (path, st) if stat.S_ISDIR(st.st_mode) else None
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation's folder, or None when nothing was ever committed."""
+    found = _live(index_dir)
+    return None if found is None else found[0]
 
 
 def current_problem(index_dir: Path) -> str | None:
@@ -139,10 +174,5 @@ def read_json_shared(path: Path, default: Any) -> Any:
 
 def generation_token(index_dir: Path) -> tuple[str, int] | None:
     """A cheap fingerprint that changes whenever a commit or a swap lands (two stat calls)."""
-    gen = current_generation(index_dir)
-    if gen is None:
-        return None
-    try:
-        return gen.name, gen.stat().st_mtime_ns
-    except FileNotFoundError:
-        return None
+    found = _live(index_dir)
+    return None if found is None else (found[0].name, found[1].st_mtime_ns)
