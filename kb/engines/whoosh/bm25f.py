@@ -32,6 +32,7 @@ Frequencies = tuple[np.ndarray, np.ndarray, np.ndarray]  # section numbers, term
 
 
 Parts = list[tuple[np.ndarray, np.ndarray]]  # per segment: sections (ascending, int32) and their scores
+_NO_PART = (np.zeros(0, np.int32), np.zeros(0))  # a segment without the term (shared, never changed)
 
 
 def term_scores(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> Parts:
@@ -70,6 +71,9 @@ def term_scores(s: Searcher, snap: Snapshot, term: str, r: Ranking) -> Parts:
                 return _keep(snap, term, [])
             idf = epoch.term_idf(term, df)
         for where, ids, pseudo, offset in live:
+            if not len(ids):  # most terms miss the small segments commits add: no arithmetic on nothing
+                snap.segments.parts.put(where, _NO_PART)
+                continue
             part = ((ids + offset).astype(np.int32), idf * pseudo * (r.k1 + 1) / (pseudo + r.k1))
             snap.segments.parts.put(where, part)
             if len(ids):

@@ -25,7 +25,7 @@ from whoosh.writing import IndexWriter
 from kb.config import Settings
 from kb.documents import SCHEMA_VERSION, StoredSection, to_record
 from kb.engines.base import Manifest, Producer
-from kb.engines.whoosh import layout
+from kb.engines.whoosh import layout, merging
 from kb.engines.whoosh.flush import SegmentWriter
 from kb.engines.whoosh.parts import Parts, plan
 from kb.engines.whoosh.schema import make_schema
@@ -193,26 +193,12 @@ def _remove_stale(index_dir: Path, keep: Path | None) -> None:
 
 
 def _merge_policy(writer: IndexWriter, segments: list[Any]) -> list[Any]:
-    """Merge segments that are small or mostly deleted; drop empty ones; keep the rest.
-
-    Whoosh's default never merges fewer than five segments and keeps fully deleted ones, so
-    a site that adds articles one by one piles up segments and every search pays for each.
-    """
+    """Merge what `merging.decide` picks into the commit's new segment; drop empty segments; keep the rest."""
     from whoosh.reading import SegmentReader
 
-    live_total = sum(seg.doc_count() for seg in segments) or 1
-    keep = []
-    merge = []
-    for seg in segments:
-        live, total = seg.doc_count(), seg.doc_count_all()
-        if live == 0:
-            continue  # a fully deleted segment: drop it
-        if live < 0.1 * live_total or (total - live) > 0.2 * total:
-            merge.append(seg)
-        else:
-            keep.append(seg)
-    for seg in merge:
-        reader = SegmentReader(writer.storage, writer.schema, seg)
+    decision = merging.decide([(seg.doc_count(), seg.doc_count_all()) for seg in segments])
+    for i in decision.merge:
+        reader = SegmentReader(writer.storage, writer.schema, segments[i])
         writer.add_reader(reader)
         reader.close()
-    return keep
+    return [segments[i] for i in decision.keep]
