@@ -22,6 +22,7 @@ from kb.models import Article, Section
 from kb.search import KnowledgeBase
 
 from support.htmlpages import page, write
+from support.processes import child_env, kb_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -202,6 +203,33 @@ def test_ingestor_put_and_delete_go_through_the_parser_and_lock(tmp_path: Path) 
     assert kb.search("flibbertine").total == 1
     ing.delete("uploaded")
     assert kb.search("flibbertine").total == 0
+
+
+def test_uploads_in_one_process_keep_what_another_process_indexed_in_between(tmp_path: Path) -> None:
+    # The writing process keeps the manifest it last wrote, by the file's identity: a `kb index` run
+    # by another process between two uploads must never be lost to that kept copy.
+    s = settings_for(tmp_path)
+    make_site(tmp_path / "site", 1)
+    index_paths([tmp_path / "site"], s)
+    ing = Ingestor(s)
+    ing.put(page("First upload", {"Upload": "Quillworts are uploaded first."}).encode(),
+            url="https://site.example/first/")
+    write(tmp_path / "more", "extra.html", page("Extra page", {"Extra": "Hornworts come from another process."},
+                                                canonical="https://site.example/extra/"))
+    done = subprocess.run([*kb_command(), "index", str(tmp_path / "more"), "--index", str(s.index_dir)],
+                          env=child_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    ing.put(page("Second upload", {"Upload": "Spikemosses are uploaded second."}).encode(),
+            url="https://site.example/second/")
+    live = layout.current_generation(s.index_dir)
+    assert live is not None
+    saved = orjson.loads((live / layout.MANIFEST).read_bytes())["files"]
+    assert {e["article_id"] for e in saved.values()} == {"medicine-0", "first", "extra", "second"}
+    kb = KnowledgeBase(s)
+    assert [kb.search(w).hits[0].article_id for w in ("quillworts", "hornworts", "spikemosses")] == [
+        "first", "extra", "second"]
+    again = index_paths([tmp_path / "site", tmp_path / "more"], s)  # nothing lost: nothing to redo
+    assert (again.added, again.updated, again.unchanged, again.removed) == (0, 0, 4, 0)  # uploads included
 
 
 CRASH_SCRIPT = """
