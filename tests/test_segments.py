@@ -128,6 +128,35 @@ def test_a_commit_keeps_what_was_read_from_the_segments_it_did_not_change(writab
     assert {k for k in cached if k[0] in after} <= kept
 
 
+def test_a_commit_reopens_only_the_segments_it_changed(examples_dir: Path, tmp_path: Path) -> None:
+    # Lucene's openIfChanged: the readers of segments a commit left as they were are the very same
+    # objects afterwards; a segment whose deleted sections changed gets a new reader.
+    site, s = _indexed_site(examples_dir, tmp_path)
+    ing = Ingestor(s)
+    kb = KnowledgeBase.open(settings=s)
+    backend = kb.backend
+    assert isinstance(backend, WhooshBackend)
+
+    def leaves() -> dict[str, tuple[object, int]]:
+        kb.search("baclofen")
+        with backend.view() as v:
+            subs = [v.s] if v.s.is_atomic() else [sub for sub, _ in v.s.subsearchers]
+            return {sub.reader().segment().segment_id(): (sub.reader(), sub.reader().segment().deleted_count())
+                    for sub in subs}
+
+    before = leaves()
+    ing.put(_upload(1), url="https://site.example/note-1/", article_id="note-1")  # a new segment, nothing deleted
+    uploaded = leaves()
+    (big,) = before
+    assert uploaded.keys() > before.keys() and uploaded[big][0] is before[big][0]
+    page = next(iter(sorted(site.glob("*.html"))))  # an edited page: its old sections deleted in the big segment
+    page.write_text(page.read_text(encoding="utf-8").replace("</p>", f"</p>{EDIT}", 1), encoding="utf-8")
+    index_paths([site], s)
+    edited = leaves()
+    assert edited[big][1] > uploaded[big][1] and edited[big][0] is not uploaded[big][0]
+    assert answers(kb) == answers(KnowledgeBase.open(settings=s))  # and answers as a fresh reader does
+
+
 def test_suggestions_follow_an_edit_once_the_lag_is_spent(writable_index: Path, monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
     s = Settings(index_dir=writable_index, parse_workers=1)

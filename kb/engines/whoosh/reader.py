@@ -225,8 +225,10 @@ class WhooshBackend:
             if token is not None and token not in self._damaged:
                 gen = layout.current_generation(self.index_dir)
                 assert gen is not None
+                # a commit in the same generation: the new state reuses the unchanged segments' readers
+                donors = self._snap.take_idle() if self._snap is not None and self._snap.path == gen else []
                 try:
-                    fresh = _open(gen, token, self._weighting, self._segments, self.ranking.stats_drift)
+                    fresh = _open(gen, token, self._weighting, self._segments, self.ranking.stats_drift, donors)
                 except FileNotFoundError as e:  # a swap removed the generation while we opened it
                     raise Stale from e
                 except Exception as e:  # noqa: BLE001  (whatever a damaged file makes Whoosh raise)
@@ -268,9 +270,10 @@ class WhooshBackend:
                            "either. Run `kb check`, or rebuild it with `kb index PATH --full`.")
 
 
-def _open(gen: Path, token: Token, weighting: BM25F, segments: SegmentCaches, drift: float) -> Snapshot:
+def _open(gen: Path, token: Token, weighting: BM25F, segments: SegmentCaches, drift: float,
+          donors: list[Searcher] | None = None) -> Snapshot:
     """A snapshot of a generation, checked by opening one searcher (a truncated segment fails here)."""
-    snap = Snapshot(gen, token, weighting, segments, drift)
+    snap = Snapshot(gen, token, weighting, segments, drift, donors)
     try:
         s = snap.acquire()
         s.doc_count()

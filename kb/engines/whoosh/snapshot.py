@@ -29,6 +29,7 @@ from whoosh.searching import Searcher
 
 from kb.engines.whoosh.doctable import Part, join, segment_docs
 from kb.engines.whoosh.epoch import Epoch, carry
+from kb.engines.whoosh.reopen import open_searcher
 from kb.engines.whoosh.segments import SegmentCaches, Slot, WordCounts, slots
 from kb.engines.whoosh.warmup import warm_segments
 from kb.facets import DocTable
@@ -48,8 +49,10 @@ class Snapshot:
     """One committed state of the index, with its searcher pool and lazily built tables."""
 
     def __init__(self, path: Path, token: tuple[str, int], weighting: BM25F,
-                 segments: SegmentCaches | None = None, drift: float = 0.0) -> None:
+                 segments: SegmentCaches | None = None, drift: float = 0.0,
+                 donors: list[Searcher] | None = None) -> None:
         self.path = path
+        self._donors = donors or []  # idle searchers of the previous commit, their readers to reuse (`reopen`)
         self.drift = drift  # `Ranking.stats_drift`: how far the state may move from its epoch's
         self.segments = segments if segments is not None else SegmentCaches()
         self.slots: tuple[Slot, ...] = ()  # the generation's segments, known at the first acquire
@@ -87,8 +90,9 @@ class Snapshot:
         """A pooled searcher of this snapshot's generation; raises _Stale if a commit slipped in."""
         with self._lock:
             s = self._pool.pop() if self._pool else None
+            donor = self._donors.pop() if s is None and self._donors else None
         if s is None:
-            s = self.ix.searcher(weighting=self.weighting)
+            s = open_searcher(self.ix, self.weighting, donor)
             gen = s.reader().generation()
             with self._lock:
                 if self.generation is None:
@@ -99,6 +103,15 @@ class Snapshot:
                 s.close()
                 raise Stale
         return s
+
+    def take_idle(self) -> list[Searcher]:
+        """Hand over the pooled searchers no request holds (to the next commit's snapshot, which
+        reuses their unchanged segments' readers); the ones in use are closed when released."""
+        with self._lock:
+            idle, self._pool = self._pool, []
+            idle += self._donors
+            self._donors = []
+        return idle
 
     def release(self, s: Searcher) -> None:
         """Return a searcher to the pool (or close it once the snapshot is retired)."""
@@ -221,6 +234,8 @@ class Snapshot:
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, []
+            pool += self._donors
+            self._donors = []
         for s in pool:
             s.close()
 
