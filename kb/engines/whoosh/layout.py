@@ -26,20 +26,28 @@ VOCAB = "vocab.json"
 _GEN_RE = re.compile(r"^gen-(\d+)$")
 
 
-# CURRENT's name by the file's identity (device, inode, size, modified and changed times): every
-# switch replaces CURRENT with a new file, so a reader checking for a commit on each search stats it
-# instead of opening and reading it.
+# CURRENT's name by the file's identity (`identity`): every switch replaces CURRENT with a new file,
+# so a reader checking for a commit on each search stats it instead of opening and reading it.
 _NAMES: dict[Path, tuple[tuple[int, ...], str]] = {}
+
+
+def identity(path: Path) -> tuple[int, ...] | None:
+    """A file's identity (device, inode, size, modified and changed times), None when it cannot be
+    stat'ed: kb replaces its files (`write_atomic`) rather than rewriting them, so a new identity
+    means new content, and a process may keep what it read of a file while the identity holds."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _current_name(index_dir: Path) -> str | None:
     """What CURRENT says (stripped), or None when it is missing."""
     path = index_dir / CURRENT
-    try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
+    key = identity(path)
+    if key is None:
         return None
-    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     hit = _NAMES.get(path)
     if hit is not None and hit[0] == key:
         return hit[1]
