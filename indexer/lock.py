@@ -52,7 +52,11 @@ class WriterLock:
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.purpose,
                 "since": datetime.now(UTC).isoformat(timespec="seconds")}
         with contextlib.suppress(OSError):  # the lock itself is what matters; the note is a courtesy
-            self.info_path.write_bytes(orjson.dumps(info))
+            # replaced whole, never rewritten in place: a waiting writer reads the note as it polls,
+            # and a note read half-written named no holder
+            tmp = self.info_path.with_name(f".{self.info_path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(orjson.dumps(info))
+            os.replace(tmp, self.info_path)
         return self
 
     def _wait(self, fd: int, deadline: float) -> None:
