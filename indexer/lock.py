@@ -23,6 +23,7 @@ from types import TracebackType
 import orjson
 
 from kb.errors import LockTimeout
+from kb.files import write_atomic
 
 LOCK = "write.lock"  # in the index folder, whatever the engine
 
@@ -54,9 +55,7 @@ class WriterLock:
         with contextlib.suppress(OSError):  # the lock itself is what matters; the note is a courtesy
             # replaced whole, never rewritten in place: a waiting writer reads the note as it polls,
             # and a note read half-written named no holder
-            tmp = self.info_path.with_name(f".{self.info_path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(orjson.dumps(info))
-            os.replace(tmp, self.info_path)
+            write_atomic(self.info_path, orjson.dumps(info), durable=False)
         return self
 
     def _wait(self, fd: int, deadline: float) -> None:

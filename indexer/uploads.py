@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from pathlib import Path
 
 import orjson
 
 from indexer.sources import Source, Upload
+from kb.files import write_atomic
 
 FOLDER = "uploads"
 ROOT = "uploads"  # the manifest's root for uploads; their keys are "uploads::<article id>"
@@ -45,22 +45,13 @@ def _name(article_id: str) -> str:
     return hashlib.blake2b(article_id.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save(index_dir: Path, upload: Upload, data: bytes) -> Source:
     """Keep an uploaded page (replacing the one with the same id); returns it as a source to index."""
     where = folder(index_dir)
     where.mkdir(parents=True, exist_ok=True)
     name = _name(upload.article_id)
-    _write(where / f"{name}.html", data)
-    _write(where / f"{name}.json", orjson.dumps({"article_id": upload.article_id, "url": upload.url,
+    write_atomic(where / f"{name}.html", data)
+    write_atomic(where / f"{name}.json", orjson.dumps({"article_id": upload.article_id, "url": upload.url,
                                                  "source": upload.source}))
     return _source(where, name, upload)
 

@@ -20,32 +20,23 @@ from typing import Any
 
 import orjson
 
+from kb import files
+
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 VOCAB = "vocab.json"
 _GEN_RE = re.compile(r"^gen-(\d+)$")
 
 
-# CURRENT's name by the file's identity (`identity`): every switch replaces CURRENT with a new file,
+# CURRENT's name by the file's identity (`kb.files.identity`): every switch replaces CURRENT with a new file,
 # so a reader checking for a commit on each search stats it instead of opening and reading it.
 _NAMES: dict[Path, tuple[tuple[int, ...], str]] = {}
-
-
-def identity(path: Path) -> tuple[int, ...] | None:
-    """A file's identity (device, inode, size, modified and changed times), None when it cannot be
-    stat'ed: kb replaces its files (`write_atomic`) rather than rewriting them, so a new identity
-    means new content, and a process may keep what it read of a file while the identity holds."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _current_name(index_dir: Path) -> str | None:
     """What CURRENT says (stripped), or None when it is missing."""
     path = index_dir / CURRENT
-    key = identity(path)
+    key = files.identity(path)
     if key is None:
         return None
     hit = _NAMES.get(path)
@@ -120,19 +111,9 @@ def next_generation(index_dir: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so readers see the old content or the new, never a torn one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def switch_to(index_dir: Path, generation: Path) -> None:
     """Make `generation` the live one, atomically."""
-    write_atomic(index_dir / CURRENT, generation.name.encode() + b"\n")
+    files.write_atomic(index_dir / CURRENT, generation.name.encode() + b"\n")
     try:  # make the rename durable too
         fd = os.open(index_dir, os.O_RDONLY)
         try:

@@ -30,6 +30,7 @@ from kb.engines.whoosh.flush import SegmentWriter
 from kb.engines.whoosh.parts import Parts, plan
 from kb.engines.whoosh.schema import make_schema
 from kb.errors import Conflict, IndexDamaged
+from kb.files import identity, write_atomic
 
 _UNREADABLE = object()
 LIMIT_MB = 256  # the posting pool of each writer
@@ -148,9 +149,9 @@ class WhooshStore:
         m = self.manifest
         files = m.pending() if pending else m.files
         saved = {"schema": SCHEMA_VERSION, "files": files}
-        layout.write_atomic(self.path / layout.MANIFEST, orjson.dumps(saved))
+        write_atomic(self.path / layout.MANIFEST, orjson.dumps(saved))
         if not pending:
-            layout.write_atomic(self.path / layout.VOCAB, orjson.dumps(m.vocab))
+            write_atomic(self.path / layout.VOCAB, orjson.dumps(m.vocab))
             _keep(self.path / layout.MANIFEST, {**saved, "files": dict(files)})
             _keep(self.path / layout.VOCAB, dict(m.vocab))
 
@@ -167,7 +168,7 @@ def _name(token: tuple[str, int] | None) -> str:
     return "no index" if token is None else f"{token[0]} (modified {token[1]})"
 
 
-# The manifest and vocabulary this process last read or wrote, by path and `layout.identity` (each
+# The manifest and vocabulary this process last read or wrote, by path and `kb.files.identity` (each
 # save replaces the file): the admin API's uploads, one after another in one server process, would
 # otherwise parse 1.5 MB of manifest and 300 KB of vocabulary (3,633 light pages) again for each
 # one (upload median 60.7 -> 52.3 ms without it). Never handed out to be changed.
@@ -176,18 +177,18 @@ _KEPT: dict[Path, tuple[tuple[int, ...], object]] = {}
 
 def _read_kept(path: Path) -> object:
     """`_read`, answered from what this process last read or wrote while the file is the same one."""
-    key = layout.identity(path)
+    key = identity(path)
     hit = _KEPT.get(path)
     if key is not None and hit is not None and hit[0] == key:
         return hit[1]
     found = _read(path)
-    if key is not None and isinstance(found, dict) and layout.identity(path) == key:  # not replaced while read
+    if key is not None and isinstance(found, dict) and identity(path) == key:  # not replaced while read
         _keep(path, found, key)
     return found
 
 
 def _keep(path: Path, value: object, key: tuple[int, ...] | None = None) -> None:
-    key = key or layout.identity(path)
+    key = key or identity(path)
     if key is None:
         return
     if len(_KEPT) >= 8:
