@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import pickle
 import random
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -159,3 +160,60 @@ def test_postings_read_straight_from_the_blocks_are_the_ones_whoosh_reads(tmp_pa
                     terms += 1
                     multi_block += count > 1
     assert terms > 100 and multi_block > 5
+
+
+def _every_posting(folder: Path) -> dict[Any, Any]:
+    """Every term's postings (document, weight, value) in every field, every stored document, and
+    every scored length, of the index in `folder` as Whoosh reads them."""
+    with whoosh_index.open_dir(str(folder)).reader() as r:
+        found: dict[Any, Any] = {}
+        for f, t in r.all_terms():
+            m = r.postings(f, t)
+            found[(f, t)] = []
+            while m.is_active():
+                found[(f, t)].append((m.id(), m.weight(), m.value()))
+                m.next()
+        found["stored"] = list(r.all_stored_fields())
+        found["lengths"] = [[r.doc_field_length(n, f) for f in TEXT_FIELDS] for n in range(r.doc_count_all())]
+        found["segments"] = len(r.leaf_readers()) if hasattr(r, "leaf_readers") else 1
+        return found
+
+
+def test_a_merge_reads_the_segments_postings_in_bulk_and_writes_what_whooshs_merge_does(tmp_path: Path) -> None:
+    """A commit that merges segments pools their postings with `block_reader` (each term file and
+    postings file read once) where Whoosh walks a matcher per term: the merged index holds the same
+    postings, stored sections and lengths, in segments with deleted sections (renumbered) and
+    without, with terms of many blocks, and when the pool spills to disk mid-merge."""
+    rng = random.Random(11)
+    base = tmp_path / "base"
+    base.mkdir()
+    whoosh_index.create_in(str(base), make_schema())
+    for batch in range(4):  # four segments; two of them then lose sections
+        sections = tuple(Section(anchor=f"s{i}", heading=sentence(rng, 3), breadcrumb=(), kind="section",
+                                 text=sentence(rng, rng.randint(0, 300)) + " baclofen", deep_link="")
+                         for i in range(60))
+        article = Article(article_id=f"a{batch}", title=f"Article {batch}", url=f"https://example.org/{batch}",
+                          sections=sections)
+        writer = SegmentWriter(whoosh_index.open_dir(str(base)), limitmb=128)
+        for record in (to_record(d) for d in documents(article, f"k{batch}")):
+            writer.add_document(**record)
+        writer.commit(merge=False)
+    writer = SegmentWriter(whoosh_index.open_dir(str(base)), limitmb=128)
+    for n in (3, 4, 5, 70, 71, 200):
+        writer.delete_document(n)
+    writer.commit(merge=False)
+
+    class WhooshMerge(SegmentWriter):  # type: ignore[misc]
+        def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
+            WhooshSegmentWriter.add_postings_to_pool(self, reader, startdoc, docmap)
+
+    dumps = []
+    for name, writer_class, limitmb in (("whoosh", WhooshMerge, 128), ("kb", SegmentWriter, 128),
+                                        ("spilled", SegmentWriter, 0)):
+        folder = tmp_path / name
+        shutil.copytree(base, folder)
+        writer_class(whoosh_index.open_dir(str(folder)), limitmb=limitmb).commit(optimize=True)
+        dumps.append(_every_posting(folder))
+    assert dumps[0] == dumps[1] == dumps[2]
+    assert len(dumps[0]["stored"]) == 240 - 6
+    assert max(len(p) for k, p in dumps[0].items() if isinstance(k, tuple)) > 200  # terms of several blocks

@@ -12,62 +12,29 @@ The format (whoosh-reloaded's `whoosh3.W3PostingsWriter`; the version is pinned)
     then the data: a pickle, zlib-compressed when flagged, of
     (delta-encoded ids, weights: None for all 1.0, one float for all alike, or a tuple, values).
 
-`block_writer` writes the same format (the flush's side).
+`block_writer` writes the same format (the flush's side), and `block_reader` decodes its blocks to
+Python values (the merge's side; this module builds on its `decode`).
 """
 
 from __future__ import annotations
 
-import io
 import pickle
-import struct
-import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 
-_LENGTH = struct.Struct("!i")
+from kb.engines.whoosh.block_reader import Extent, decode, extent
+
+__all__ = ["Extent", "extent", "positions", "read"]
+
 _COUNT = 4  # the uint32 count of positions that starts a Positions value
-
-Extent = int  # offset << 32 | length, in the segment's postings file
-
-
-def extent(info: Any) -> Extent | None:
-    """Where a term's postings are, from its term info; None when they are inlined in it."""
-    if not isinstance(info, W3TermInfo) or info.is_inlined():
-        return None
-    offset, length = info.extent()
-    if isinstance(length, tuple):  # whoosh3's from_bytes keeps the length as unpack's 1-tuple
-        length = length[0]
-    return int(offset) << 32 | int(length) if 0 <= length < 1 << 32 else None
-
-
-def _blocks(postfile: Any, where: Extent) -> Iterator[tuple[int, Any, Any, Any]]:
-    """Each block of the postings at `where`: (count, delta-encoded ids, weights, values)."""
-    data = postfile.get(where >> 32, where & 0xFFFFFFFF)
-    if data[:4] != WHOOSH3_HEADER_MAGIC:
-        raise ValueError("not the start of a W3 postings list")
-    view = memoryview(data)
-    pos = 4
-    last = False
-    while not last:
-        (length,) = _LENGTH.unpack_from(data, pos)
-        pos += _LENGTH.size
-        last = length < 0
-        end = pos + abs(length)
-        stream = io.BytesIO(view[pos:end])
-        count, _maxid, _maxweight, compressed, _mn, _mx = pickle.load(stream)
-        body = view[pos + stream.tell():end]
-        yield count, *pickle.loads(zlib.decompress(body) if compressed else body)
-        pos = end
 
 
 def read(postfile: Any, where: Extent) -> tuple[np.ndarray, np.ndarray]:
     """(document numbers, weights) of the postings at `where` in a segment's postings file."""
     ids: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    for count, mini_ids, mini_weights, _values in _blocks(postfile, where):
+    for count, mini_ids, mini_weights, _values in decode(postfile, where):
         ids.append(np.cumsum(np.asarray(mini_ids, np.int64)))
         if mini_weights is None:
             weights.append(np.ones(count, np.float64))
@@ -86,7 +53,7 @@ def positions(postfile: Any, where: Extent) -> tuple[np.ndarray, np.ndarray]:
     a pickled list of gaps (its final STOP byte sometimes left off)."""
     gaps: list[int] = []
     counts: list[int] = []
-    for _count, _ids, _weights, values in _blocks(postfile, where):
+    for _count, _ids, _weights, values in decode(postfile, where):
         for v in values:
             found = pickle.loads(v[_COUNT:] if v.endswith(b".") else v[_COUNT:] + b".")
             gaps.extend(found)

@@ -30,7 +30,7 @@ from whoosh.system import pack_ushort
 from whoosh.writing import PostingPool
 from whoosh.writing import SegmentWriter as WhooshSegmentWriter
 
-from kb.engines.whoosh import block_writer
+from kb.engines.whoosh import block_reader, block_writer
 from kb.engines.whoosh.schema import indexing_schema
 
 Posting = tuple[int, float, bytes | None]  # (document number, weight, encoded value)
@@ -140,6 +140,31 @@ class SegmentWriter(WhooshSegmentWriter):  # type: ignore[misc]
         self._added = True
         self.docnum += 1
         self.pool.grew(added)
+
+    def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: dict[int, int] | None) -> None:
+        """Pool a merged segment's live postings under their new document numbers (`add_reader`'s
+        second half), read in bulk (`block_reader`) where Whoosh takes each posting through a matcher."""
+        if not self._plain:
+            super().add_postings_to_pool(reader, startdoc, docmap)
+            return
+        schema = self.schema
+        deleted = reader.deleted_docs_set
+        pool = self.pool
+        sizes = {name: field.format.fixed_value_size() for name, field in schema.items() if field.indexed}
+        for fieldname, btext, found in block_reader.segment_postings(reader, sizes):
+            if deleted:
+                found = [p for p in found if p[0] not in deleted]
+            if not found:
+                continue
+            moved = [(docmap[d] if docmap is not None else startdoc + d, w, v) for d, w, v in found]
+            group = pool.groups.get((fieldname, btext))
+            if group is None:
+                pool.groups[(fieldname, btext)] = moved
+            else:
+                if group[-1][0] >= moved[0][0]:
+                    pool.in_order = False
+                group.extend(moved)
+            pool.grew(len(moved))  # may spill what is held to disk, and start afresh
 
     def _commit_toc(self, segments: list[Any]) -> None:
         self.schema = self._toc_schema  # the index keeps naming only Whoosh's field classes
